@@ -1,0 +1,1 @@
+"""One module per ``tastr-stream`` subcommand; each is a thin adapter from argv to the library."""

@@ -1,0 +1,14 @@
+"""Typed, validated configuration. ``load_config(path)`` is the one entry point daemons use."""
+
+from .associator import AssociatorConfig, Association, StrPrior, Window
+from .endpoints import Endpoints
+from .ingest import IngestConfig
+from .loader import config_from_dict, load_config
+from .network import Camera, Network, Path
+from .root import AppConfig
+from .trainer import TrainerConfig
+
+__all__ = [
+    "AppConfig", "Association", "AssociatorConfig", "Camera", "Endpoints", "IngestConfig",
+    "Network", "Path", "StrPrior", "TrainerConfig", "Window", "config_from_dict", "load_config",
+]

@@ -1,0 +1,77 @@
+"""Per-camera ingest settings: decode, detect, track, tracklet building, embedding, spooling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Section
+
+
+class DecodeConfig(Section):
+    threads: int = Field(default=0, ge=0, le=64, description="0 = let FFmpeg choose")
+    queue_frames: int = Field(default=8, ge=1, le=1024)
+    # Replay clock: a file is paced against a shared epoch, ``speed`` times real time.
+    replay_speed: float = Field(default=1.0, gt=0, le=1000)
+    reconnect_initial_s: float = Field(default=0.5, gt=0, le=60)
+    reconnect_max_s: float = Field(default=10.0, gt=0, le=600)
+    stall_timeout_s: float = Field(default=5.0, gt=0, le=600)
+
+
+class DetectConfig(Section):
+    backend: Literal["yolo-pose", "hog", "oracle"] = "yolo-pose"
+    model_path: str = ".cache/models/yolo11n-pose.onnx"
+    input_width: int = Field(default=1280, ge=160, le=3840)
+    input_height: int = Field(default=736, ge=96, le=2160)
+    score_threshold: float = Field(default=0.35, ge=0, le=1)
+    nms_iou: float = Field(default=0.6, gt=0, le=1)
+    min_keypoint_score: float = Field(default=0.3, ge=0, le=1)
+    # oracle backend: ground-truth boxes with noise, misses and fragmentation
+    oracle_box_noise: float = Field(default=0.02, ge=0, le=1)
+    oracle_miss_rate: float = Field(default=0.0, ge=0, le=1)
+    oracle_seed: int = 0
+
+
+class TrackConfig(Section):
+    match_threshold: float = Field(default=0.7, gt=0, le=10)
+    min_hits: int = Field(default=3, ge=1, le=100)
+    max_misses: int = Field(default=15, ge=0, le=10_000)
+    iou_weight: float = Field(default=0.5, ge=0, le=1)
+    pose_weight: float = Field(default=0.5, ge=0, le=1)
+
+
+class TrackletConfig(Section):
+    crop_every_n_frames: int = Field(default=3, ge=1, le=300)
+    max_crops: int = Field(default=60, ge=1, le=1000)
+    crop_height: int = Field(default=256, ge=32, le=1024)
+    crop_width: int = Field(default=128, ge=16, le=512)
+    jpeg_quality: int = Field(default=90, ge=10, le=100)
+    max_duration_s: float = Field(default=60.0, gt=0, le=3600)
+    min_frames: int = Field(default=5, ge=1, le=10_000)
+
+
+class EmbedConfig(Section):
+    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny"] = "mobilenetv2"
+    weights_path: str = ""
+    emb_dim: int = Field(default=512, ge=8, le=4096)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class SpoolConfig(Section):
+    """On-disk queue of tracklets waiting for the associator."""
+
+    dir: str = "runs/spool"
+    max_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
+
+
+class IngestConfig(Section):
+    decode: DecodeConfig = DecodeConfig()
+    detect: DetectConfig = DetectConfig()
+    track: TrackConfig = TrackConfig()
+    tracklet: TrackletConfig = TrackletConfig()
+    embed: EmbedConfig = EmbedConfig()
+    spool: SpoolConfig = SpoolConfig()
+    metrics_port_base: int = Field(default=9620, ge=0, le=65535,
+                                   description="camera i (0-based) exposes metrics on base + i; 0 = random")

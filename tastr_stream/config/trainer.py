@@ -1,0 +1,29 @@
+"""Trainer settings: the paper's section V-A defaults."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Section
+
+
+class TrainerConfig(Section):
+    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny"] = "mobilenetv2"
+    init_weights: str = ""
+    emb_dim: int = Field(default=512, ge=8, le=4096)
+    margin: float = Field(default=0.3, gt=0, le=10)
+    lr: float = Field(default=3e-4, gt=0, le=1)
+    p: int = Field(default=16, ge=2, le=1024, description="tracklets per batch")
+    k: int = Field(default=4, ge=1, le=256, description="images per tracklet per batch")
+    tsccc_gap_s: float = Field(default=30.0, ge=0, le=86_400, description="T: min time between tracklets of a batch")
+    max_images_per_tracklet: int = Field(default=60, ge=1, le=10_000)
+    rounds: int = Field(default=5, ge=0, le=100)
+    epochs_per_round: int = Field(default=2, ge=1, le=1000)
+    image_height: int = Field(default=256, ge=32, le=1024)
+    image_width: int = Field(default=128, ge=16, le=512)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    checkpoint_dir: str = "runs/checkpoints"
+    seed: int = 0
+    metrics_port: int = Field(default=9611, ge=0, le=65535)
