@@ -182,7 +182,7 @@ def decode(data: bytes) -> tuple[str, Any]:
     try:
         envelope = msgpack.unpackb(
             bytes(data), raw=False, strict_map_key=True, use_list=True,
-            max_buffer_size=MAX_MESSAGE_BYTES, max_str_len=1 << 20, max_bin_len=MAX_MESSAGE_BYTES,
+            max_str_len=1 << 20, max_bin_len=MAX_MESSAGE_BYTES,
             max_array_len=1 << 20, max_map_len=1 << 12, max_ext_len=0,
         )
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
