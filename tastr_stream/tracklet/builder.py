@@ -1,0 +1,113 @@
+"""Turn a camera's track observations into closed tracklets with sampled crops.
+
+A tracklet keeps a crop every ``crop_every_n_frames`` frames (3 = 0.1 s at 30 fps, as the paper
+samples), at most ``max_crops`` (60) sampled evenly over its whole duration. Memory stays bounded
+for arbitrarily long tracks: candidates are kept at a stride that doubles whenever the buffer
+holds twice the cap, then the final set is an even subsample. A tracklet closes when its track
+ends or reaches ``max_duration_s``; a long track then continues as a new tracklet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config.ingest import TrackletConfig
+from ..wire.records import TrackObservation, Tracklet
+from .crops import cut_crop, encode_jpeg
+
+
+@dataclass
+class _Open:
+    track_id: int
+    segment: int
+    times_s: list[float] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    crops: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    seen_for_crop: int = 0   # observations that were crop candidates
+    stride: int = 1          # keep every stride-th candidate
+
+
+def even_subsample(n: int, k: int) -> np.ndarray:
+    """Indices of ``k`` items spread evenly over ``n`` (all of them when n <= k)."""
+    if n <= k:
+        return np.arange(n)
+    return np.round(np.linspace(0, n - 1, k)).astype(int)
+
+
+class TrackletBuilder:
+    """One camera's builder. Feed it each frame's tracker output together with the frame."""
+
+    def __init__(self, camera_id: str, config: TrackletConfig | None = None, session: str | None = None):
+        self.camera_id = camera_id
+        self.config = config or TrackletConfig()
+        # A fresh session tag per ingest start keeps tracklet ids unique across restarts.
+        self.session = session or secrets.token_hex(3)
+        self._open: dict[int, _Open] = {}
+        self.dropped_short = 0
+
+    def _tracklet_id(self, o: _Open) -> str:
+        suffix = f".{o.segment}" if o.segment else ""
+        return f"{self.camera_id}:{self.session}:{o.track_id}{suffix}"
+
+    def add(self, frame_bgr: np.ndarray, observations: list[TrackObservation], ended_track_ids: list[int]) -> list[Tracklet]:
+        """Record this frame's observations; return tracklets that closed on this frame."""
+        cfg = self.config
+        closed: list[Tracklet] = []
+        for obs in observations:
+            o = self._open.get(obs.track_id)
+            if o is None:
+                o = self._open[obs.track_id] = _Open(obs.track_id, 0)
+            elif obs.t_s - o.times_s[0] >= cfg.max_duration_s:
+                done = self._close(o)
+                if done is not None:
+                    closed.append(done)
+                o = self._open[obs.track_id] = _Open(obs.track_id, o.segment + 1)
+            o.times_s.append(obs.t_s)
+            o.boxes.append(obs.detection.box_xyxy)
+            if obs.frame_index % cfg.crop_every_n_frames == 0:
+                if o.seen_for_crop % o.stride == 0:
+                    crop = cut_crop(frame_bgr, obs.detection.box_xyxy, (cfg.crop_height, cfg.crop_width))
+                    if crop is not None:
+                        o.crops.append((obs.t_s, crop))
+                o.seen_for_crop += 1
+                if len(o.crops) >= 2 * cfg.max_crops:
+                    o.crops = o.crops[::2]
+                    o.stride *= 2
+        for track_id in ended_track_ids:
+            o = self._open.pop(track_id, None)
+            if o is not None:
+                done = self._close(o)
+                if done is not None:
+                    closed.append(done)
+        return closed
+
+    def flush(self) -> list[Tracklet]:
+        """End of stream: close everything still open."""
+        out = [t for t in (self._close(o) for o in self._open.values()) if t is not None]
+        self._open.clear()
+        return out
+
+    @property
+    def open_count(self) -> int:
+        return len(self._open)
+
+    def _close(self, o: _Open) -> Tracklet | None:
+        if len(o.times_s) < self.config.min_frames or not o.crops:
+            self.dropped_short += 1
+            return None
+        keep = even_subsample(len(o.crops), self.config.max_crops)
+        crops = [o.crops[i] for i in keep]
+        return Tracklet(
+            tracklet_id=self._tracklet_id(o),
+            camera_id=self.camera_id,
+            local_track_id=o.track_id,
+            t_start_s=o.times_s[0],
+            t_end_s=o.times_s[-1],
+            frame_times_s=np.asarray(o.times_s),
+            boxes_xyxy=np.stack(o.boxes),
+            crops_jpeg=tuple(encode_jpeg(c, self.config.jpeg_quality) for _, c in crops),
+            crop_times_s=np.asarray([t for t, _ in crops]),
+        )
