@@ -1,0 +1,188 @@
+"""Reliable tracklet delivery: ingest DEALER -> associator ROUTER, with acknowledgements.
+
+Why not plain PUSH/PUB: PUB drops everything while no subscriber is connected, and PUSH hands
+messages to the socket buffer, so a crash of either side loses what was in flight. Here every
+message is first put in the sender's :class:`DiskSpool`, sent as ``[msg_id, payload]``, and
+deleted only when the receiver replies ``[msg_id, status]`` after its store has committed.
+Unacknowledged messages are resent after ``ack_timeout_s``; the receiver's store is
+idempotent by tracklet id, so a duplicate costs nothing. ZeroMQ reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from ..errors import WireError
+from .codec import decode
+from .spool import DiskSpool
+
+log = logging.getLogger(__name__)
+ACK_OK = b"ok"
+ACK_REJECTED = b"rejected"
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    resent: int = 0
+    acked: int = 0
+    rejected: int = 0
+
+
+class ReliableSender:
+    """Background thread draining a spool to a ROUTER endpoint. ``submit`` never blocks on the network."""
+
+    def __init__(self, endpoint: str, spool: DiskSpool, *, max_in_flight: int = 32, ack_timeout_s: float = 5.0,
+                 context: zmq.Context | None = None):
+        self.endpoint = endpoint
+        self.spool = spool
+        self.max_in_flight = max_in_flight
+        self.ack_timeout_s = ack_timeout_s
+        self.stats = SenderStats()
+        self._ctx = context or zmq.Context.instance()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._in_flight: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, name="tracklet-sender", daemon=True)
+
+    def start(self) -> "ReliableSender":
+        self._thread.start()
+        return self
+
+    def submit(self, msg_id: str, payload: bytes) -> None:
+        with self._lock:
+            self.spool.put(msg_id, payload)
+        self._wake.set()
+
+    @property
+    def queue_depth(self) -> int:
+        with self._lock:
+            return len(self.spool)
+
+    def stop(self, drain_timeout_s: float = 0.0) -> None:
+        deadline = time.monotonic() + drain_timeout_s
+        while drain_timeout_s and self.queue_depth and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        sock = self._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        sock.setsockopt(zmq.SNDHWM, 1000)
+        sock.connect(self.endpoint)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        try:
+            while not self._stop.is_set():
+                self._send_due(sock)
+                for _ in poller.poll(timeout=50):
+                    self._drain_acks(sock)
+                if not self._in_flight and not self.queue_depth:
+                    self._wake.wait(0.2)
+                    self._wake.clear()
+        finally:
+            sock.close(linger=0)
+
+    def _send_due(self, sock: zmq.Socket) -> None:
+        now = time.monotonic()
+        with self._lock:
+            pending = self.spool.pending(limit=self.max_in_flight * 2)
+        for msg_id, payload in pending:
+            sent_at = self._in_flight.get(msg_id)
+            if sent_at is not None and now - sent_at < self.ack_timeout_s:
+                continue
+            if sent_at is None and len(self._in_flight) >= self.max_in_flight:
+                break
+            try:
+                sock.send_multipart([msg_id.encode(), payload], flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if sent_at is None:
+                self.stats.sent += 1
+            else:
+                self.stats.resent += 1
+            self._in_flight[msg_id] = now
+
+    def _drain_acks(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                frames = sock.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) != 2:
+                continue
+            msg_id = frames[0].decode(errors="replace")
+            self._in_flight.pop(msg_id, None)
+            with self._lock:
+                self.spool.ack(msg_id)
+            if frames[1] == ACK_OK:
+                self.stats.acked += 1
+            else:
+                self.stats.rejected += 1
+                log.warning("receiver rejected a message", extra={"kv": {"msg_id": msg_id, "reason": frames[1][:200]}})
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One received message: ``record`` is set when it decoded, ``error`` when it did not."""
+
+    peer: bytes
+    msg_id: bytes
+    msg_type: str | None
+    record: object | None
+    error: WireError | None
+
+
+class TrackletReceiver:
+    """The associator's side: bind, receive, decode, and acknowledge after the caller has stored."""
+
+    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+        self._ctx = context or zmq.Context.instance()
+        self.sock = self._ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVHWM, 10_000)
+        self.sock.bind(endpoint)
+        self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def receive(self, timeout_ms: int, max_messages: int = 256) -> list[Incoming]:
+        out: list[Incoming] = []
+        if not self.sock.poll(timeout_ms):
+            return out
+        while len(out) < max_messages:
+            try:
+                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                break
+            if len(frames) != 3:
+                peer = frames[0] if frames else b""
+                out.append(Incoming(peer, b"", None, None, WireError(f"expected [id, msg_id, payload], got {len(frames)} frames")))
+                continue
+            peer, msg_id, payload = frames
+            try:
+                msg_type, record = decode(payload)
+                out.append(Incoming(peer, msg_id, msg_type, record, None))
+            except WireError as e:
+                out.append(Incoming(peer, msg_id, None, None, e))
+        return out
+
+    def ack(self, item: Incoming, ok: bool = True, reason: str = "") -> None:
+        if not item.msg_id:
+            return
+        status = ACK_OK if ok else ACK_REJECTED + (b": " + reason.encode()[:200] if reason else b"")
+        try:
+            self.sock.send_multipart([item.peer, item.msg_id, status], flags=zmq.NOBLOCK)
+        except zmq.ZMQError as e:  # peer gone: it will resend and our store dedups
+            log.info("ack not delivered", extra={"kv": {"msg_id": item.msg_id[:64], "error": e}})
+
+    def close(self) -> None:
+        self.sock.close(linger=0)

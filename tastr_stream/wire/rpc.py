@@ -1,0 +1,100 @@
+"""Request/reply over ZeroMQ for live lookups and control (msgpack bodies, schema-versioned).
+
+The server is a ROUTER so one slow request never wedges the socket; the client follows the
+"lazy pirate" pattern: a REQ socket per attempt, a poll with timeout, and on timeout the socket
+is discarded so the next call starts clean (a plain REQ would be stuck in its send state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from ..errors import TastrError, WireError
+from .codec import decode, encode
+
+
+class RpcTimeout(TastrError):
+    """No reply within the deadline (server down, overloaded or unreachable)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    envelope: list[bytes]      # ROUTER routing frames up to and including the empty delimiter
+    body: dict | None
+    error: WireError | None
+
+
+class RpcServer:
+    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+        self._ctx = context or zmq.Context.instance()
+        self.sock = self._ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.bind(endpoint)
+        self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def receive(self, timeout_ms: int, max_requests: int = 64) -> list[Request]:
+        out: list[Request] = []
+        if not self.sock.poll(timeout_ms):
+            return out
+        while len(out) < max_requests:
+            try:
+                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                split = frames.index(b"")
+            except ValueError:
+                continue  # not from a REQ socket: nothing we could reply to
+            envelope, payload = frames[: split + 1], frames[split + 1:]
+            if len(payload) != 1:
+                out.append(Request(envelope, None, WireError(f"expected one payload frame, got {len(payload)}")))
+                continue
+            try:
+                msg_type, body = decode(payload[0])
+                if msg_type != "lookup.request":
+                    raise WireError(f"expected a lookup.request, got {msg_type}")
+                out.append(Request(envelope, body, None))
+            except WireError as e:
+                out.append(Request(envelope, None, e))
+        return out
+
+    def reply(self, request: Request, body: dict[str, Any]) -> None:
+        # ROUTER silently drops replies to peers that went away (a client that timed out).
+        self.sock.send_multipart(request.envelope + [encode(body, "lookup.reply")], flags=zmq.NOBLOCK)
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+class RpcClient:
+    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+        self.endpoint = endpoint
+        self._ctx = context or zmq.Context.instance()
+        self._sock: zmq.Socket | None = None
+
+    def _socket(self) -> zmq.Socket:
+        if self._sock is None:
+            self._sock = self._ctx.socket(zmq.REQ)
+            self._sock.setsockopt(zmq.LINGER, 0)
+            self._sock.connect(self.endpoint)
+        return self._sock
+
+    def call(self, body: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+        sock = self._socket()
+        sock.send(encode(body, "lookup.request"))
+        if not sock.poll(int(timeout_s * 1000)):
+            sock.close(linger=0)
+            self._sock = None
+            raise RpcTimeout(f"no reply from {self.endpoint} within {timeout_s} s")
+        msg_type, reply = decode(sock.recv())
+        if msg_type != "lookup.reply":
+            raise WireError(f"expected a lookup.reply, got {msg_type}")
+        return reply
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
