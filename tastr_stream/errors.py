@@ -32,3 +32,15 @@ class ModelError(TastrError):
 
 class SamplerError(TastrError):
     """A training sampler cannot fill a batch under its constraints."""
+
+
+class StoreError(TastrError):
+    """The durable store cannot be opened or written: corrupt or newer-schema database, unwritable
+    folder, a second writer, or a write that names an unknown tracklet."""
+
+
+class EvalError(TastrError, ValueError):
+    """Evaluation inputs are inconsistent (shapes, unknown ids, no valid query).
+
+    Also a ``ValueError`` so generic numeric callers that catch ``ValueError`` keep working.
+    """
