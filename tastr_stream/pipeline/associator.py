@@ -1,0 +1,223 @@
+"""The associator's core: every received tracklet is stored, associated and reflected in the store.
+
+Order per tracklet: validate -> store (commit) -> associate -> store the changed links and
+identities. The daemon acknowledges to the sender only after :meth:`AssociatorCore.receive`
+returns, so an acknowledged tracklet is always on disk; links and identities are recomputed
+from stored tracklets after a crash (the incremental result does not depend on arrival order).
+
+Embeddings of different model versions are never compared: a tracklet embedded by a version
+other than the window's is re-embedded from its crops with the window's model, and a new
+model version re-embeds the whole window before the switch (``swap_model``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..associate import IncrementalAssociator, TrackletMeta, TransferPrior
+from ..associate.records import AssociatedPair, Relink
+from ..config import AppConfig
+from ..errors import TastrError
+from ..serve.metrics import AssociatorMetrics
+from ..store import LinkRow, Store
+from ..wire.records import Tracklet
+from .identity_ids import IdentityIds
+
+log = logging.getLogger(__name__)
+
+
+class RejectedTracklet(TastrError):
+    """A well-formed tracklet the associator will not take (unknown camera, no embedding...)."""
+
+
+@dataclass
+class RoundPolicy:
+    """When to ask the trainer for a round: enough new accepted pairs, or a period elapsed."""
+
+    after_new_pairs: int
+    period_s: float
+    new_pairs: int = 0
+    last_request_s: float = field(default_factory=time.monotonic)
+
+    def due(self, now_s: float) -> str | None:
+        if self.new_pairs >= self.after_new_pairs:
+            return f"{self.new_pairs} new accepted pairs"
+        if self.new_pairs > 0 and now_s - self.last_request_s >= self.period_s:
+            return f"period of {self.period_s:.0f} s elapsed"
+        return None
+
+    def requested(self, now_s: float) -> None:
+        self.new_pairs = 0
+        self.last_request_s = now_s
+
+
+def _link_row(link: AssociatedPair | Relink, status: str, version: int) -> LinkRow:
+    if isinstance(link, AssociatedPair):
+        return LinkRow(link.tracklet_a, link.tracklet_b, link.feature_distance, link.joint_distance, link.r,
+                       status=status, model_version=version, updated_at_s=time.time())
+    return LinkRow(link.tracklet_before, link.tracklet_after, link.feature_distance, link.feature_distance, 1.0,
+                   status=status, model_version=version, updated_at_s=time.time())
+
+
+class AssociatorCore:
+    def __init__(self, config: AppConfig, store: Store, embed_crops=None, metrics: AssociatorMetrics | None = None):
+        """``embed_crops(list[bytes]) -> (mean embedding, version)`` re-embeds with the window's model."""
+        self.config = config
+        self.store = store
+        self.embed_crops = embed_crops
+        self.metrics = metrics
+        acfg = config.associator
+        self.prior = TransferPrior.from_network(config.network, acfg.association.str_prior)
+        self.cameras = set(config.network.camera_ids)
+        self.policy = RoundPolicy(acfg.train_after_new_pairs, acfg.train_period_s)
+        self.assoc = IncrementalAssociator(self.prior, acfg.association, acfg.window)
+        self.ids = IdentityIds()
+        self.model_version = 0
+        self.newest_event_s = -np.inf
+
+    # ------------------------------------------------------------------ restart
+    def restore(self) -> int:
+        """Rebuild the window from the store (after a restart); returns tracklets restored."""
+        window_s = self.config.associator.window.window_s
+        newest = self.store.kv_get("newest_event_s", None)
+        t_from = (newest - window_s) if newest is not None else -np.inf
+        loaded = self.store.load_window(t_from if np.isfinite(t_from) else -1e18)
+        self.model_version = loaded.model_version if loaded.model_version is not None else 0
+        self.ids = IdentityIds(loaded.next_identity_id)
+        for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
+            if t.embedding is None or t.model_version != self.model_version:
+                t = self._reembedded(t)
+                if t is None:
+                    continue
+            self.assoc.add(self._meta(t))
+            self.newest_event_s = max(self.newest_event_s, t.t_end_s)
+        self.ids.adopt(self.assoc.identities(), loaded.identities)
+        self._write_identities(self.assoc.identities().keys())
+        self.store.upsert_links(_link_row(l, "provisional", self.model_version)
+                                for l in self.assoc.links() + self.assoc.relinks())
+        log.info("window restored", extra={"kv": {"tracklets": len(self.assoc.tracklets()),
+                                                  "links": len(self.assoc.links()), "version": self.model_version}})
+        return len(self.assoc.tracklets())
+
+    # ------------------------------------------------------------------ intake
+    def receive(self, tracklet: Tracklet) -> bool:
+        """Store and associate one tracklet. False when it was a duplicate delivery."""
+        if tracklet.camera_id not in self.cameras:
+            raise RejectedTracklet(f"tracklet {tracklet.tracklet_id}: unknown camera {tracklet.camera_id!r}; "
+                                   f"the network has {sorted(self.cameras)}")
+        if tracklet.embedding is None and not tracklet.crops_jpeg:
+            raise RejectedTracklet(f"tracklet {tracklet.tracklet_id}: neither an embedding nor crops")
+        t0 = time.perf_counter()
+        if not self.store.put_tracklet(tracklet):
+            return False
+        if self.metrics:
+            self.metrics.tracklets_received.labels(camera=tracklet.camera_id).inc()
+        if tracklet.embedding is None or tracklet.model_version != self.model_version:
+            tracklet = self._reembedded(tracklet)
+            if tracklet is None:
+                return True
+            self.store.put_embedding(tracklet.tracklet_id, self.model_version, tracklet.embedding)
+        changes = self.assoc.add(self._meta(tracklet))
+        if not changes.accepted:
+            log.info("tracklet stored but not associated", extra={"kv": {"tracklet": tracklet.tracklet_id,
+                                                                         "reason": changes.reason}})
+            return True
+        self.newest_event_s = max(self.newest_event_s, tracklet.t_end_s)
+        self._apply(changes)
+        if self.metrics:
+            self.metrics.latency.observe(time.perf_counter() - t0)
+        return True
+
+    def finalize(self) -> int:
+        """Mark links whose horizon passed as final (event time); returns how many became final."""
+        if not np.isfinite(self.newest_event_s):
+            return 0
+        done = self.assoc.finalize(self.newest_event_s)
+        links = list(done.pairs) + list(done.relinks)
+        if links:
+            self.store.upsert_links(_link_row(l, "final", self.model_version) for l in links)
+            self.store.mark_final({t for l in links for t in l.key})
+        self.store.kv_set("newest_event_s", float(self.newest_event_s))
+        return len(links)
+
+    def swap_model(self, embed_crops, version: int) -> int:
+        """Re-embed the whole window with model ``version`` and switch atomically; returns count."""
+        feats: dict[str, np.ndarray] = {}
+        for meta in self.assoc.tracklets():
+            emb, got = embed_crops(self.store.crops(meta.tracklet_id))
+            if got != version:
+                raise TastrError(f"re-embedding produced version {got}, expected {version}")
+            feats[meta.tracklet_id] = emb
+        changes = self.assoc.reembed(feats, version) if feats else None
+        self.store.put_embeddings(version, feats)
+        self.store.kv_set("model_version", version)
+        self.embed_crops = embed_crops
+        self.model_version = version
+        if changes is not None:
+            self._apply(changes)
+        if self.metrics:
+            self.metrics.model_version.set(version)
+            self.metrics.model_swaps.inc()
+        return len(feats)
+
+    def train_request_due(self, now_s: float) -> str | None:
+        return self.policy.due(now_s)
+
+    # ------------------------------------------------------------------ internals
+    def _meta(self, t: Tracklet) -> TrackletMeta:
+        return TrackletMeta(t.tracklet_id, t.camera_id, t.t_start_s, t.t_end_s,
+                            np.asarray(t.embedding, dtype=np.float32), self.model_version)
+
+    def _reembedded(self, t: Tracklet) -> Tracklet | None:
+        crops = t.crops_jpeg or tuple(self.store.crops(t.tracklet_id))
+        if self.embed_crops is None or not crops:
+            log.warning("tracklet of another model version and no way to re-embed it; not associated",
+                        extra={"kv": {"tracklet": t.tracklet_id, "version": t.model_version,
+                                      "window_version": self.model_version}})
+            return None
+        emb, version = self.embed_crops(list(crops))
+        if emb is None:
+            return None
+        return dataclasses.replace(t, embedding=emb, model_version=version)
+
+    def _apply(self, changes) -> None:
+        removed = [l.key for l in changes.removed_links + changes.removed_relinks]
+        if removed:
+            self.store.retract_links(removed)
+        added = list(changes.added_links) + list(changes.added_relinks)
+        if added:
+            self.store.upsert_links(_link_row(l, "provisional", self.model_version) for l in added)
+        self.policy.new_pairs += len(changes.added_links)
+        if changes.identity_changes:
+            self._write_identities(t for t, (_, new) in changes.identity_changes.items() if new is not None)
+        if self.metrics:
+            self._update_gauges()
+
+    def _write_identities(self, tracklet_ids) -> None:
+        book = self.assoc.identities()
+        mapping = {t: self.ids.persistent(book[t]) for t in tracklet_ids if t in book}
+        if mapping:
+            self.store.set_identities(mapping)
+
+    def identities(self) -> dict[str, int]:
+        return self.ids.translate(self.assoc.identities())
+
+    def _update_gauges(self) -> None:
+        m = self.metrics
+        per_cam: dict[str, int] = {}
+        for meta in self.assoc.tracklets():
+            per_cam[meta.camera_id] = per_cam.get(meta.camera_id, 0) + 1
+        for cam in self.cameras:
+            m.window_tracklets.labels(camera=cam).set(per_cam.get(cam, 0))
+        pairs: dict[str, list[float]] = {}
+        for link in self.assoc.links():
+            pairs.setdefault(f"{link.camera_a}-{link.camera_b}", []).append(link.feature_distance)
+        for pair, dists in pairs.items():
+            m.accepted_pairs.labels(pair=pair).set(len(dists))
+            m.accepted_mean_distance.labels(pair=pair).set(float(np.mean(dists)))
+        m.identities.set(len(set(self.assoc.identities().values())))

@@ -1,0 +1,112 @@
+"""One camera's edge pipeline: frame -> detect -> track -> tracklet -> embed -> publish.
+
+Detection, tracking and tracklet building run on the caller's thread, frame by frame; Re-ID
+embedding runs on the :class:`BackgroundExtractor`'s thread so a slow model never stalls decode.
+A closed tracklet is handed to the extractor; when its embedding is ready the finished
+tracklet (with the model version that made it) goes to ``publish``, which in the daemon puts it
+in the disk spool of the reliable sender.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable
+
+from ..config.ingest import IngestConfig
+from ..decode.frame import Frame
+from ..detect.base import PoseDetector
+from ..serve.metrics import IngestMetrics
+from ..track import PoseTracker
+from ..tracklet.builder import TrackletBuilder
+from ..tracklet.extractor import BackgroundExtractor, EmbedResult
+from ..wire.records import Tracklet
+
+log = logging.getLogger(__name__)
+
+
+class IngestPipeline:
+    def __init__(self, camera_id: str, config: IngestConfig, detector: PoseDetector,
+                 extractor: BackgroundExtractor, publish: Callable[[Tracklet], None],
+                 metrics: IngestMetrics | None = None, session: str | None = None):
+        self.camera_id = camera_id
+        self.config = config
+        self.detector = detector
+        self.extractor = extractor
+        self.publish = publish
+        self.metrics = metrics
+        self.tracker = PoseTracker(camera_id, config.track, config.detect.min_keypoint_score)
+        self.builder = TrackletBuilder(camera_id, config.tracklet, session=session)
+        self._pending: set[Future] = set()
+        self._lock = threading.Lock()
+        self.frames = 0
+        self.published = 0
+        self.embed_failures = 0
+
+    def process(self, frame: Frame) -> list[Tracklet]:
+        """Run one frame through detect/track/build; returns the tracklets that closed (pre-embedding)."""
+        t0 = time.perf_counter()
+        detections = self.detector.detect(frame.image, frame_index=frame.index)
+        t1 = time.perf_counter()
+        step = self.tracker.update(detections, frame.index, frame.t_s)
+        closed = self.builder.add(frame.image, step.observations, step.ended_track_ids)
+        t2 = time.perf_counter()
+        self.frames += 1
+        if self.metrics:
+            self.metrics.detect_seconds.observe(t1 - t0)
+            self.metrics.track_seconds.observe(t2 - t1)
+            self.metrics.detections.inc(len(detections))
+            self.metrics.open_tracks.set(self.builder.open_count)
+        for t in closed:
+            self._embed(t)
+        return closed
+
+    def finish(self, timeout_s: float = 120.0) -> None:
+        """End of stream: close every open track and wait until their embeddings are published."""
+        self.tracker.finish()
+        closed = self.builder.flush()
+        for t in closed:
+            self._embed(t)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending or time.monotonic() > deadline:
+                break
+            pending[0].exception(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _embed(self, tracklet: Tracklet) -> None:
+        submitted_s = time.perf_counter()
+        future = self.extractor.submit(list(tracklet.crops_jpeg), job_id=tracklet.tracklet_id)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda f: self._on_embedded(tracklet, f, submitted_s))
+
+    def _on_embedded(self, tracklet: Tracklet, future: Future, submitted_s: float) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            self.embed_failures += 1
+            log.error("embedding failed; tracklet dropped",
+                      extra={"kv": {"tracklet": tracklet.tracklet_id, "error": future.exception()}})
+            return
+        result: EmbedResult = future.result()
+        if result.embedding is None:
+            self.embed_failures += 1
+            log.warning("no decodable crop; tracklet dropped", extra={"kv": {"tracklet": tracklet.tracklet_id}})
+            return
+        done = dataclasses.replace(tracklet, embedding=result.embedding, model_version=result.model_version)
+        if self.metrics:
+            self.metrics.embed_seconds.observe(time.perf_counter() - submitted_s)
+        try:
+            self.publish(done)
+        except Exception:  # the extractor thread must survive a failing publisher; counted and logged
+            self.embed_failures += 1
+            log.exception("publishing a tracklet failed", extra={"kv": {"tracklet": tracklet.tracklet_id}})
+            return
+        self.published += 1
+        if self.metrics:
+            self.metrics.tracklets_published.inc()
