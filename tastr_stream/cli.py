@@ -16,20 +16,23 @@ from .errors import TastrError
 
 COMMANDS = (
     "sim",
+    "lookup",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """Library commands plus ``extra_modules`` (the daemons in ``services/``, given by its entry point,
+    so the library itself never imports ``services``)."""
     parser = argparse.ArgumentParser(prog="tastr-stream", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"tastr_stream.commands.{name}").register(sub)
+    for module in [f"tastr_stream.commands.{name}" for name in COMMANDS] + list(extra_modules):
+        importlib.import_module(module).register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra_modules: tuple[str, ...] = ()) -> int:
+    args = build_parser(extra_modules).parse_args(argv)
     from .logs import setup_logging
 
     setup_logging(args.log_level)

@@ -1,0 +1,148 @@
+"""``tastr-stream associator``: the central daemon.
+
+Receives tracklets (ROUTER), stores and associates each (``AssociatorCore``), acknowledges after
+the store committed, serves lookups over ZeroMQ and HTTP, follows model announcements by
+re-embedding its window, and exposes Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from prometheus_client import CollectorRegistry
+
+from tastr_stream.config import load_config
+from tastr_stream.errors import TastrError
+from tastr_stream.models.checkpoint import model_from_checkpoint
+from tastr_stream.pipeline.associator import AssociatorCore, RejectedTracklet
+from tastr_stream.pipeline.reembed import CropEmbedder
+from tastr_stream.serve.http_api import HttpApi
+from tastr_stream.serve.lookup import LookupService
+from tastr_stream.serve.metrics import AssociatorMetrics, serve_metrics
+from tastr_stream.store import Store
+from tastr_stream.wire.announce import AnnouncementSubscriber
+from tastr_stream.wire.channels import TrackletReceiver
+from tastr_stream.wire.rpc import RpcServer
+
+from .lifecycle import stop_on_signals
+
+log = logging.getLogger("tastr_stream.associator")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("associator", help="run the central associator (store, association, lookup API)")
+    p.add_argument("--config", required=True, help="TOML config file")
+    p.add_argument("--store-dir", help="override associator.store_dir")
+    p.add_argument("--metrics-port", type=int, help="override associator.metrics_port (0 = random)")
+    p.add_argument("--http-port", type=int, help="override endpoints.http_port (0 = random)")
+    p.add_argument("--ready-file", help="write the bound ports here as JSON once serving (for supervisors/tests)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    acfg = cfg.associator
+    store = Store.open(args.store_dir or acfg.store_dir, acfg.retention)
+    registry = CollectorRegistry()
+    metrics = AssociatorMetrics(registry)
+    server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port)
+    embed = cfg.ingest.embed
+    embedder = CropEmbedder(embed.backbone, embed.emb_dim, embed.weights_path, device=embed.device)
+    core = AssociatorCore(cfg, store, embed_crops=embedder, metrics=metrics)
+    restored = core.restore()
+    metrics.model_version.set(core.model_version)
+
+    lookup = LookupService(store, embed_image=lambda data: embedder.embed_image(data),
+                           current_version=lambda: core.model_version,
+                           observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s))
+    receiver = TrackletReceiver(cfg.endpoints.tracklets)
+    rpc = RpcServer(cfg.endpoints.lookup)
+    http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,
+                   cfg.endpoints.http_port if args.http_port is None else args.http_port).start()
+    subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
+    stop = stop_on_signals()
+    if args.ready_file:
+        import json
+        import os
+
+        tmp = args.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"metrics_port": server.port, "http_port": http.port, "tracklets": receiver.endpoint,
+                       "lookup": rpc.endpoint, "restored": restored}, f)
+        os.replace(tmp, args.ready_file)
+    log.info("associator started", extra={"kv": {"tracklets": receiver.endpoint, "lookup": rpc.endpoint,
+                                                 "http": f"http://{cfg.endpoints.http_host}:{http.port}",
+                                                 "metrics_port": server.port, "restored": restored}})
+    last_tick = 0.0
+    try:
+        while not stop.is_set():
+            for item in receiver.receive(timeout_ms=50):
+                _intake(core, receiver, item, metrics)
+            for req in rpc.receive(0):
+                rpc.reply(req, lookup.handle(req.body) if req.error is None
+                          else {"ok": False, "error": str(req.error)})
+            for ann in subscriber.poll(0):
+                if ann.version > core.model_version:
+                    _swap(core, ann, cfg, metrics)
+            now = time.monotonic()
+            if now - last_tick >= 1.0:
+                last_tick = now
+                core.finalize()
+                st = store.stats()
+                metrics.store_bytes.set(st.total_bytes)
+                metrics.store_tracklets.set(st.tracklets)
+                for status, n in st.links.items():
+                    metrics.links.labels(status=status).set(n)
+    finally:
+        http.close()
+        rpc.close()
+        receiver.close()
+        subscriber.close()
+        server.close()
+        store.close()
+    log.info("associator stopped")
+    return 0
+
+
+def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: AssociatorMetrics) -> None:
+    if item.error is not None:
+        metrics.messages_rejected.labels(reason="malformed").inc()
+        log.warning("malformed message dropped", extra={"kv": {"msg_id": item.msg_id[:64], "error": item.error}})
+        receiver.ack(item, ok=False, reason=str(item.error))
+        return
+    if item.msg_type != "tracklet":
+        metrics.messages_rejected.labels(reason="unexpected_type").inc()
+        receiver.ack(item, ok=False, reason=f"unexpected message type {item.msg_type}")
+        return
+    try:
+        core.receive(item.record)
+    except RejectedTracklet as e:
+        metrics.messages_rejected.labels(reason="rejected").inc()
+        log.warning("tracklet rejected", extra={"kv": {"error": e}})
+        receiver.ack(item, ok=False, reason=str(e))
+        return
+    receiver.ack(item, ok=True)
+
+
+def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> None:
+    embed = cfg.ingest.embed
+    try:
+        model, header = model_from_checkpoint(ann.path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
+    except TastrError as e:
+        log.error("announced checkpoint rejected; keeping the current model",
+                  extra={"kv": {"version": ann.version, "path": ann.path, "error": e}})
+        return
+    t0 = time.perf_counter()
+    n = core.swap_model(CropEmbedder.from_model(model, ann.version, device=embed.device), ann.version)
+    log.info("window re-embedded with new model", extra={"kv": {"version": ann.version, "tracklets": n,
+                                                                "seconds": round(time.perf_counter() - t0, 2)}})
+
+
+def _thumbnail(store: Store, tracklet_id: str) -> bytes | None:
+    try:
+        crops = store.crops(tracklet_id)
+    except TastrError:
+        return None
+    return crops[0] if crops else None

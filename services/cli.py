@@ -1,0 +1,20 @@
+"""The ``tastr-stream`` console script: library commands plus the daemons defined here."""
+
+from __future__ import annotations
+
+import sys
+
+from tastr_stream.cli import main as library_main
+
+DAEMONS = (
+    "services.ingest",
+    "services.associator",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return library_main(argv, DAEMONS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""``tastr-stream ingest``: one camera's edge daemon.
+
+decode (thread) -> detect/track/build (main thread) -> embed (thread) -> disk spool -> sender
+(thread) -> associator. Weight announcements are polled between frames and loaded off the hot
+path by the :class:`WeightSwapper`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from prometheus_client import CollectorRegistry
+
+from tastr_stream.config import load_config
+from tastr_stream.decode import DecodeWorker, is_network_url, open_source
+from tastr_stream.detect import make_detector
+from tastr_stream.errors import ConfigError
+from tastr_stream.pipeline.ingest import IngestPipeline
+from tastr_stream.pipeline.model_init import initial_model
+from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
+from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+from tastr_stream.tracklet.hotswap import WeightSwapper
+from tastr_stream.wire import encode
+from tastr_stream.wire.announce import AnnouncementSubscriber
+from tastr_stream.wire.channels import ReliableSender
+from tastr_stream.wire.spool import DiskSpool
+
+from .lifecycle import stop_on_signals
+
+log = logging.getLogger("tastr_stream.ingest")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ingest", help="run one camera's edge daemon (decode, detect, track, embed, publish)")
+    p.add_argument("--config", required=True, help="TOML config file")
+    p.add_argument("--camera", required=True, help="camera id from the config's network")
+    p.add_argument("--source", help="file path or rtsp/tcp/udp URL (overrides the camera's configured source)")
+    p.add_argument("--epoch", type=float, help="replay a file against this shared unix epoch (seconds)")
+    p.add_argument("--speed", type=float, help="replay speed factor (overrides ingest.decode.replay_speed)")
+    p.add_argument("--world", help="synthetic world dir (needed by the oracle detector)")
+    p.add_argument("--metrics-port", type=int, help="Prometheus port (default from config; 0 = random)")
+    p.add_argument("--spool-dir", help="override ingest.spool.dir (a per-camera subfolder is used)")
+    p.add_argument("--drain-timeout", type=float, default=30.0,
+                   help="at end of a file, seconds to wait for the associator to acknowledge everything")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    if args.camera not in cfg.network.camera_ids:
+        raise ConfigError(f"{args.config}: camera {args.camera!r} is not in network.cameras {cfg.network.camera_ids}")
+    icfg = cfg.ingest
+    decode_cfg = icfg.decode if args.speed is None else icfg.decode.model_copy(update={"replay_speed": args.speed})
+    source_url = args.source or cfg.network.camera(args.camera).source
+    world = None
+    if args.world:
+        from tastr_stream.datasets.synthetic import SyntheticWorld
+
+        world = SyntheticWorld.open(args.world)
+        source_url = source_url or str(world.video_path(args.camera))
+    if not source_url:
+        raise ConfigError(f"{args.config}: camera {args.camera!r} has no source; pass --source or --world")
+
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry, args.camera)
+    index = cfg.network.camera_ids.index(args.camera)
+    port = args.metrics_port if args.metrics_port is not None else (
+        icfg.metrics_port_base + index if icfg.metrics_port_base else 0)
+    server = serve_metrics(registry, port)
+
+    detector = make_detector(icfg.detect, world=world, camera_id=args.camera, intra_op_threads=1)
+    model, version = initial_model(icfg.embed.backbone, icfg.embed.emb_dim, icfg.embed.weights_path)
+    extractor = Extractor(lambda: model, device=icfg.embed.device, batch_size=icfg.embed.batch_size, version=version)
+
+    def on_swap(old: int, new: int) -> None:
+        metrics.model_version.set(new)
+        metrics.model_swaps.inc()
+        log.info("model swapped", extra={"kv": {"camera": args.camera, "from": old, "to": new}})
+
+    background = BackgroundExtractor(extractor, on_swap=on_swap).start()
+    swapper = WeightSwapper(background, expect_backbone=icfg.embed.backbone, expect_emb_dim=icfg.embed.emb_dim).start()
+    metrics.model_version.set(version)
+    subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
+
+    spool_dir = f"{args.spool_dir or icfg.spool.dir}/{args.camera}"
+    sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes)).start()
+    pipeline = IngestPipeline(args.camera, icfg, detector, background,
+                              lambda t: sender.submit(t.tracklet_id, encode(t)), metrics)
+
+    live = is_network_url(source_url)
+    source = open_source(source_url, args.camera, decode_cfg, epoch_wall_s=args.epoch)
+    # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
+    worker = DecodeWorker(source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None).start()
+    stop = stop_on_signals()
+    export = _Exporter(metrics, worker, background, sender)
+    log.info("ingest started", extra={"kv": {"camera": args.camera, "source": source_url, "metrics_port": server.port,
+                                             "model_version": version, "tracklets": cfg.endpoints.tracklets}})
+    last_stats = time.monotonic()
+    frames_at_last = 0
+    try:
+        while not stop.is_set():
+            frame = worker.get(timeout_s=0.2)
+            if frame is None:
+                if worker.done:
+                    break
+            else:
+                pipeline.process(frame)
+            for ann in subscriber.poll(0):
+                if ann.version > background.newest_version:
+                    swapper.announce(ann)
+            now = time.monotonic()
+            if now - last_stats >= 1.0:
+                export()
+                metrics.fps.set((pipeline.frames - frames_at_last) / (now - last_stats))
+                frames_at_last, last_stats = pipeline.frames, now
+        pipeline.finish()
+        sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout)
+        export()
+        log.info("ingest finished", extra={"kv": {"camera": args.camera, "frames": pipeline.frames,
+                                                  "tracklets": pipeline.published, "unacked": sender.queue_depth,
+                                                  **worker.stats.as_dict()}})
+    finally:
+        worker.stop()
+        swapper.stop()
+        background.stop(drain=False)
+        subscriber.close()
+        server.close()
+    return 0
+
+
+class _Exporter:
+    """Plain counters owned by other threads become Prometheus counters by difference."""
+
+    def __init__(self, metrics: IngestMetrics, worker: DecodeWorker, background: BackgroundExtractor,
+                 sender: ReliableSender):
+        self.metrics, self.worker, self.background, self.sender = metrics, worker, background, sender
+        self._last: dict[str, int] = {}
+
+    def __call__(self) -> None:
+        m, stats = self.metrics, self.worker.stats
+        for name, counter, value in (
+                ("decoded", m.frames_decoded, stats.frames_decoded), ("dropped", m.frames_dropped, stats.frames_dropped),
+                ("corrupt", m.corrupt_packets, stats.corrupt_packets), ("reconnects", m.reconnects, stats.reconnects),
+                ("acked", m.tracklets_acked, self.sender.stats.acked),
+                ("spool_dropped", m.spool_dropped, self.sender.spool.dropped)):
+            delta = value - self._last.get(name, 0)
+            if delta > 0:
+                counter.inc(delta)
+            self._last[name] = value
+        m.decode_queue.set(self.worker.qsize())
+        m.spool_queue.set(self.sender.queue_depth)
+        m.embed_queue.set(self.background.stats()["queued_jobs"])

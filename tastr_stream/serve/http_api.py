@@ -1,0 +1,122 @@
+"""A small HTTP JSON API over :class:`LookupService`, for people, scripts and dashboards.
+
+Binds to loopback unless configured otherwise. Thumbnails are not inlined in JSON; each
+sighting carries a ``thumbnail_url`` served as ``image/jpeg``.
+
+  GET  /api/tracklet/<tracklet_id>
+  GET  /api/camera/<camera_id>/track/<local_track_id>
+  GET  /api/identity/<identity_id>
+  GET  /api/recent?limit=N
+  GET  /api/stats
+  GET  /api/thumbnail/<tracklet_id>          image/jpeg
+  POST /api/search?k=N   (body: a JPEG/PNG person image)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, quote, unquote, urlparse
+
+from .lookup import LookupService
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        out = {k: _jsonable(v) for k, v in obj.items() if k != "thumbnail_jpeg"}
+        if "thumbnail_jpeg" in obj and "tracklet_id" in obj:
+            out["thumbnail_url"] = f"/api/thumbnail/{quote(obj['tracklet_id'], safe='')}" if obj["thumbnail_jpeg"] else None
+        return out
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bytes):
+        return None
+    return obj
+
+
+def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None],
+                  pages: dict[str, tuple[str, bytes]]):
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "tastr-stream"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug("http " + fmt % args)
+
+        def _send(self, code: int, body: bytes, ctype: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, reply: dict) -> None:
+            code = 200 if reply.get("ok", True) else (404 if "unknown" in str(reply.get("error", "")) or
+                                                      "no tracklet" in str(reply.get("error", "")) else 400)
+            self._send(code, json.dumps(_jsonable(reply)).encode(), "application/json")
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            url = urlparse(self.path)
+            parts = [unquote(p) for p in url.path.strip("/").split("/")]
+            query = parse_qs(url.query)
+            if url.path in pages:
+                ctype, body = pages[url.path]
+                return self._send(200, body, ctype)
+            if len(parts) < 2 or parts[0] != "api":
+                return self._json({"ok": False, "error": f"unknown path {url.path}"})
+            route = parts[1:]
+            if route[0] == "tracklet" and len(route) == 2:
+                return self._json(lookup.handle({"op": "tracklet", "tracklet_id": route[1]}))
+            if route[0] == "identity" and len(route) == 2 and route[1].lstrip("-").isdigit():
+                return self._json(lookup.handle({"op": "identity", "identity_id": int(route[1])}))
+            if route[0] == "camera" and len(route) == 4 and route[2] == "track" and route[3].lstrip("-").isdigit():
+                return self._json(lookup.handle({"op": "camera_track", "camera_id": route[1],
+                                                 "local_track_id": int(route[3])}))
+            if route == ["recent"]:
+                limit = query.get("limit", ["20"])[0]
+                body = {"op": "recent", "limit": int(limit) if limit.isdigit() else limit}
+                return self._json(lookup.handle(body))
+            if route == ["stats"]:
+                return self._json(lookup.handle({"op": "stats"}))
+            if route[0] == "thumbnail" and len(route) == 2:
+                jpeg = thumbnail(route[1])
+                if jpeg is None:
+                    return self._json({"ok": False, "error": f"unknown tracklet {route[1]!r} or no thumbnail"})
+                return self._send(200, jpeg, "image/jpeg")
+            return self._json({"ok": False, "error": f"unknown path {url.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urlparse(self.path)
+            if url.path != "/api/search":
+                return self._json({"ok": False, "error": f"unknown path {url.path}"})
+            length = self.headers.get("Content-Length", "")
+            if not length.isdigit() or not 0 < int(length) <= MAX_UPLOAD_BYTES:
+                return self._json({"ok": False, "error": f"Content-Length must be 1..{MAX_UPLOAD_BYTES} bytes, got {length!r}"})
+            data = self.rfile.read(int(length))
+            k = parse_qs(url.query).get("k", ["5"])[0]
+            return self._json(lookup.handle({"op": "image", "jpeg": data, "k": int(k) if k.isdigit() else k}))
+
+    return Handler
+
+
+class HttpApi:
+    def __init__(self, lookup: LookupService, thumbnail: Callable[[str], bytes | None], host: str = "127.0.0.1",
+                 port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None):
+        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}))
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)
+
+    def start(self) -> "HttpApi":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
