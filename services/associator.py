@@ -11,22 +11,15 @@ import argparse
 import logging
 import time
 
-from prometheus_client import CollectorRegistry
-
-from tastr_stream.config import load_config
-from tastr_stream.errors import TastrError
-from tastr_stream.models.checkpoint import model_from_checkpoint
-from tastr_stream.pipeline.associator import AssociatorCore, RejectedTracklet
-from tastr_stream.pipeline.reembed import CropEmbedder
-from tastr_stream.serve.http_api import HttpApi
-from tastr_stream.serve.lookup import LookupService
-from tastr_stream.serve.metrics import AssociatorMetrics, serve_metrics
-from tastr_stream.store import Store
-from tastr_stream.wire.announce import AnnouncementSubscriber
-from tastr_stream.wire.channels import TrackletReceiver
-from tastr_stream.wire.rpc import RpcServer
+from typing import TYPE_CHECKING
 
 from .lifecycle import stop_on_signals
+
+if TYPE_CHECKING:
+    from tastr_stream.pipeline.associator import AssociatorCore
+    from tastr_stream.serve.metrics import AssociatorMetrics
+    from tastr_stream.store import Store
+    from tastr_stream.wire.channels import TrackletReceiver
 
 log = logging.getLogger("tastr_stream.associator")
 
@@ -42,6 +35,19 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
+    from prometheus_client import CollectorRegistry
+    from tastr_stream.config import load_config
+    from tastr_stream.pipeline.associator import AssociatorCore
+    from tastr_stream.pipeline.reembed import CropEmbedder
+    from tastr_stream.serve.http_api import HttpApi
+    from tastr_stream.serve.lookup import LookupService
+    from tastr_stream.serve.metrics import AssociatorMetrics, serve_metrics
+    from tastr_stream.store import Store
+    from tastr_stream.wire.announce import AnnouncementSubscriber
+    from tastr_stream.wire.channels import TrackletReceiver
+    from tastr_stream.wire.rpc import RpcServer
+
     cfg = load_config(args.config)
     acfg = cfg.associator
     store = Store.open(args.store_dir or acfg.store_dir, acfg.retention)
@@ -107,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: AssociatorMetrics) -> None:
+    from tastr_stream.pipeline.associator import RejectedTracklet
+
     if item.error is not None:
         metrics.messages_rejected.labels(reason="malformed").inc()
         log.warning("malformed message dropped", extra={"kv": {"msg_id": item.msg_id[:64], "error": item.error}})
@@ -127,6 +135,10 @@ def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: Ass
 
 
 def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> None:
+    from tastr_stream.errors import TastrError
+    from tastr_stream.models.checkpoint import model_from_checkpoint
+    from tastr_stream.pipeline.reembed import CropEmbedder
+
     embed = cfg.ingest.embed
     try:
         model, header = model_from_checkpoint(ann.path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
@@ -141,6 +153,8 @@ def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> None:
 
 
 def _thumbnail(store: Store, tracklet_id: str) -> bytes | None:
+    from tastr_stream.errors import TastrError
+
     try:
         crops = store.crops(tracklet_id)
     except TastrError:

@@ -11,23 +11,15 @@ import argparse
 import logging
 import time
 
-from prometheus_client import CollectorRegistry
-
-from tastr_stream.config import load_config
-from tastr_stream.decode import DecodeWorker, is_network_url, open_source
-from tastr_stream.detect import make_detector
-from tastr_stream.errors import ConfigError
-from tastr_stream.pipeline.ingest import IngestPipeline
-from tastr_stream.pipeline.model_init import initial_model
-from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
-from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
-from tastr_stream.tracklet.hotswap import WeightSwapper
-from tastr_stream.wire import encode
-from tastr_stream.wire.announce import AnnouncementSubscriber
-from tastr_stream.wire.channels import ReliableSender
-from tastr_stream.wire.spool import DiskSpool
+from typing import TYPE_CHECKING
 
 from .lifecycle import stop_on_signals
+
+if TYPE_CHECKING:
+    from tastr_stream.decode import DecodeWorker
+    from tastr_stream.serve.metrics import IngestMetrics
+    from tastr_stream.tracklet.extractor import BackgroundExtractor
+    from tastr_stream.wire.channels import ReliableSender
 
 log = logging.getLogger("tastr_stream.ingest")
 
@@ -48,6 +40,22 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
+    from prometheus_client import CollectorRegistry
+    from tastr_stream.config import load_config
+    from tastr_stream.decode import DecodeWorker, is_network_url, open_source
+    from tastr_stream.detect import make_detector
+    from tastr_stream.errors import ConfigError
+    from tastr_stream.pipeline.ingest import IngestPipeline
+    from tastr_stream.pipeline.model_init import initial_model
+    from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
+    from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+    from tastr_stream.tracklet.hotswap import WeightSwapper
+    from tastr_stream.wire import encode
+    from tastr_stream.wire.announce import AnnouncementSubscriber
+    from tastr_stream.wire.channels import ReliableSender
+    from tastr_stream.wire.spool import DiskSpool
+
     cfg = load_config(args.config)
     if args.camera not in cfg.network.camera_ids:
         raise ConfigError(f"{args.config}: camera {args.camera!r} is not in network.cameras {cfg.network.camera_ids}")
