@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 
 from typing import TYPE_CHECKING
@@ -61,13 +62,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: camera {args.camera!r} is not in network.cameras {cfg.network.camera_ids}")
     icfg = cfg.ingest
     decode_cfg = icfg.decode if args.speed is None else icfg.decode.model_copy(update={"replay_speed": args.speed})
-    source_url = args.source or cfg.network.camera(args.camera).source
     world = None
     if args.world:
         from tastr_stream.datasets.synthetic import SyntheticWorld
 
         world = SyntheticWorld.open(args.world)
-        source_url = source_url or str(world.video_path(args.camera))
+    source_url = args.source or (str(world.video_path(args.camera)) if world else "")
+    if not source_url:
+        source_url = cfg.network.camera(args.camera).source
+        # A relative file path in a config file is relative to that file, not to the cwd.
+        if source_url and not is_network_url(source_url) and not os.path.isabs(source_url):
+            source_url = os.path.join(os.path.dirname(os.path.abspath(args.config)), source_url)
     if not source_url:
         raise ConfigError(f"{args.config}: camera {args.camera!r} has no source; pass --source or --world")
 

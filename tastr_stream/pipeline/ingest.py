@@ -76,7 +76,7 @@ class IngestPipeline:
                 pending = list(self._pending)
             if not pending or time.monotonic() > deadline:
                 break
-            pending[0].exception(timeout=max(0.0, deadline - time.monotonic()))
+            time.sleep(0.01)
 
     def _embed(self, tracklet: Tracklet) -> None:
         submitted_s = time.perf_counter()
@@ -86,8 +86,15 @@ class IngestPipeline:
         future.add_done_callback(lambda f: self._on_embedded(tracklet, f, submitted_s))
 
     def _on_embedded(self, tracklet: Tracklet, future: Future, submitted_s: float) -> None:
-        with self._lock:
-            self._pending.discard(future)
+        # Leave ``_pending`` only after publishing: ``finish`` waits on it, and a future counts as
+        # done before its callbacks have run.
+        try:
+            self._publish_embedded(tracklet, future, submitted_s)
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+
+    def _publish_embedded(self, tracklet: Tracklet, future: Future, submitted_s: float) -> None:
         if future.cancelled() or future.exception() is not None:
             self.embed_failures += 1
             log.error("embedding failed; tracklet dropped",

@@ -1,0 +1,80 @@
+"""Build the configured person detector (``ingest.detect.backend``).
+
+Learned backends run on a copy of the frame downscaled to fit ``input_width`` x ``input_height``
+(the letterbox target) and answer in full-resolution pixels. The oracle reads ground truth of one
+camera of a synthetic world and answers in the world's pixels directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config.ingest import DetectConfig
+from ..errors import ConfigError
+from ..wire.records import Detection
+from .base import DownscaledDetector, PoseDetector
+from .oracle import OracleDetector, OracleOptions
+
+
+def oracle_options(cfg: DetectConfig) -> OracleOptions:
+    """Oracle knobs from the config. Fragmentation fields are read when the config has them."""
+    defaults = OracleOptions()
+    return OracleOptions(
+        box_noise=cfg.oracle_box_noise,
+        miss_rate=cfg.oracle_miss_rate,
+        fragment_rate=getattr(cfg, "oracle_fragment_rate", defaults.fragment_rate),
+        fragment_max_frames=getattr(cfg, "oracle_fragment_frames", defaults.fragment_max_frames),
+        seed=cfg.oracle_seed,
+    )
+
+
+def make_detector(
+    cfg: DetectConfig,
+    *,
+    world: Any = None,
+    camera_id: str | None = None,
+    intra_op_threads: int = 0,
+    root: str | Path = ".",
+) -> PoseDetector:
+    """The detector ``cfg.backend`` names.
+
+    ``world`` (a ``SyntheticWorld``) and ``camera_id`` are needed by the oracle only.
+    ``intra_op_threads`` bounds onnxruntime's threads (0 = its default: all cores); ingest runs
+    one process per camera, so it should divide the cores among them. A relative
+    ``cfg.model_path`` is resolved against ``root``.
+    """
+    if cfg.backend == "yolo-pose":
+        from .yolo_pose import YoloPoseDetector
+
+        model_path = Path(cfg.model_path)
+        if not model_path.is_absolute():
+            model_path = Path(root) / model_path
+        inner = YoloPoseDetector(
+            model_path, input_width=cfg.input_width, input_height=cfg.input_height,
+            score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou,
+            min_keypoint_score=cfg.min_keypoint_score, intra_op_threads=intra_op_threads)
+        return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
+    if cfg.backend == "hog":
+        from .hog import HogPeopleDetector
+
+        inner = HogPeopleDetector(score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou)
+        return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
+    if cfg.backend == "oracle":
+        if world is None or camera_id is None:
+            raise ConfigError(f"detect.backend='oracle' needs the synthetic world and a camera id "
+                              f"(got world={world!r}, camera_id={camera_id!r})")
+        return _DecodedIndexOracle(OracleDetector(world.gt_frames(camera_id), oracle_options(cfg)))
+    raise ConfigError(f"detect.backend={cfg.backend!r}: expected 'yolo-pose', 'hog' or 'oracle'")
+
+
+class _DecodedIndexOracle:
+    """Ingest numbers frames from 0 (the decoder's pts index); MOT ground truth from 1."""
+
+    def __init__(self, oracle: OracleDetector) -> None:
+        self.oracle = oracle
+
+    def detect(self, image_bgr: np.ndarray | None = None, *, frame_index: int | None = None) -> list[Detection]:
+        return self.oracle.detect(image_bgr, frame_index=None if frame_index is None else frame_index + 1)
