@@ -1,0 +1,126 @@
+"""The one PyAV decode loop every source shares: open, configure threads, demux, decode,
+skip corrupt data, convert to BGR.
+
+Corrupt data is skipped and counted in ``stats.corrupt_packets`` in three places, because
+FFmpeg reports it in three ways: a packet the demuxer flags corrupt (e.g. an MPEG-TS
+continuity error), a packet whose decode raises ``InvalidDataError``, and a frame the decoder
+flags corrupt (concealed picture, e.g. decoding started mid-GOP on a live stream). A frame
+built from damaged data would feed false detections to the tracker; a gap in time does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import av
+import av.error
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from ..errors import StreamError
+from .frame import DecodeStats
+
+log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_DEMUX_ERRORS = 50
+
+
+def open_input(url: str, *, options: dict[str, str] | None = None,
+               timeout_s: float | tuple[float, float] | None = None) -> av.container.InputContainer:
+    """Open ``url`` (a path or a URL) for reading; any failure becomes ``StreamError`` naming it."""
+    try:
+        container = av.open(url, mode="r", options=dict(options or {}), timeout=timeout_s)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise StreamError(f"cannot open video source {url!r}: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise StreamError(f"video source {url!r} has no video stream")
+    return container
+
+
+def configure_decoder(stream: av.video.stream.VideoStream, threads: int) -> None:
+    """Frame+slice threading; ``threads == 0`` lets FFmpeg pick one per core."""
+    ctx = stream.codec_context
+    ctx.thread_type = "AUTO"
+    ctx.thread_count = int(threads)
+
+
+def stream_rate_fps(stream: av.video.stream.VideoStream) -> float | None:
+    """Nominal frame rate, or None when the container does not say."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else None
+
+
+def stream_origin_pts(stream: av.video.stream.VideoStream) -> int | None:
+    return stream.start_time
+
+
+def decoded_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                   stats: DecodeStats, url: str,
+                   on_packet: Callable[[], None] | None = None) -> Iterator[av.VideoFrame]:
+    """Yield decoded frames, skipping and counting corrupt data; ends at EOF.
+
+    Demuxer errors other than ``InvalidDataError`` (I/O errors, timeouts) propagate: for a
+    network source they mean "reconnect". An ``InvalidDataError`` from the demuxer is counted
+    and demuxing resumes from the current position (bounded, so a hopeless file still ends).
+    ``on_packet`` runs before each packet is decoded; it may raise to abandon the stream (the
+    network source's stall check).
+    """
+    ctx = stream.codec_context
+    demux_errors = 0
+    while True:
+        try:
+            for packet in container.demux(stream):
+                demux_errors = 0
+                if on_packet is not None:
+                    on_packet()
+                if packet.is_corrupt:
+                    _count(stats, url, "packet flagged corrupt by the demuxer", packet.pts)
+                    continue
+                try:
+                    frames = ctx.decode(packet)
+                except av.error.InvalidDataError as exc:
+                    _count(stats, url, f"undecodable packet: {exc}", packet.pts)
+                    continue
+                for frame in frames:
+                    if frame.is_corrupt:
+                        _count(stats, url, "frame flagged corrupt by the decoder", frame.pts)
+                        continue
+                    yield frame
+            return
+        except av.error.InvalidDataError as exc:
+            demux_errors += 1
+            _count(stats, url, f"demuxer error: {exc}", None)
+            if demux_errors >= MAX_CONSECUTIVE_DEMUX_ERRORS:
+                raise StreamError(f"video source {url!r}: {demux_errors} consecutive demuxer errors, "
+                                  f"last: {exc}") from exc
+
+
+def _count(stats: DecodeStats, url: str, why: str, pts: int | None) -> None:
+    """Count every skip; log the 1st, 2nd, 4th, 8th... so a broken stream cannot flood the log."""
+    stats.corrupt_packets += 1
+    n = stats.corrupt_packets
+    level = logging.WARNING if n & (n - 1) == 0 else logging.DEBUG
+    log.log(level, "skipping corrupt data", extra={"kv": {
+        "source": url, "why": why, "pts": pts, "corrupt_total": n}})
+
+
+class BgrConverter:
+    """Decoded picture -> HxWx3 uint8 BGR array (fresh memory, safe to keep).
+
+    One per source: it keeps FFmpeg's swscale context between frames. ``frame.to_ndarray(
+    format="bgr24")`` builds a new context for every frame, which at 3840x2160 roughly doubles
+    the conversion time (measured in benchmarks/bench_decode.py). Output is bit-identical.
+    """
+
+    def __init__(self) -> None:
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        return self._reformatter.reformat(frame, format="bgr24").to_ndarray()
+
+
+def time_base_of(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> Fraction | None:
+    return frame.time_base or stream.time_base
