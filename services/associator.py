@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port)
     embed = cfg.ingest.embed
     embedder = CropEmbedder(embed.backbone, embed.emb_dim, embed.weights_path, device=embed.device)
-    core = AssociatorCore(cfg, store, embed_crops=embedder, metrics=metrics)
+    # Before any training round the window holds the extractors' starting model: version 0, or
+    # the version of the checkpoint the config points every extractor at.
+    initial_version = embedder.version if embed.weights_path else 0
+    core = AssociatorCore(cfg, store, embed_crops=embedder, metrics=metrics, initial_version=initial_version)
     restored = core.restore()
     metrics.model_version.set(core.model_version)
 

@@ -65,8 +65,10 @@ def _link_row(link: AssociatedPair | Relink, status: str, version: int) -> LinkR
 
 
 class AssociatorCore:
-    def __init__(self, config: AppConfig, store: Store, embed_crops=None, metrics: AssociatorMetrics | None = None):
-        """``embed_crops(list[bytes]) -> (mean embedding, version)`` re-embeds with the window's model."""
+    def __init__(self, config: AppConfig, store: Store, embed_crops=None, metrics: AssociatorMetrics | None = None,
+                 initial_version: int = 0):
+        """``embed_crops(list[bytes]) -> (mean embedding, version)`` re-embeds with the window's model;
+        ``initial_version`` is the model version of an empty store (the extractors' starting model)."""
         self.config = config
         self.store = store
         self.embed_crops = embed_crops
@@ -77,7 +79,8 @@ class AssociatorCore:
         self.policy = RoundPolicy(acfg.train_after_new_pairs, acfg.train_period_s)
         self.assoc = IncrementalAssociator(self.prior, acfg.association, acfg.window)
         self.ids = IdentityIds()
-        self.model_version = 0
+        self.initial_version = initial_version
+        self.model_version = initial_version
         self.newest_event_s = -np.inf
 
     # ------------------------------------------------------------------ restart
@@ -87,7 +90,8 @@ class AssociatorCore:
         newest = self.store.kv_get("newest_event_s", None)
         t_from = (newest - window_s) if newest is not None else -np.inf
         loaded = self.store.load_window(t_from if np.isfinite(t_from) else -1e18)
-        self.model_version = loaded.model_version if loaded.model_version is not None else 0
+        stored = loaded.model_version
+        self.model_version = stored if stored is not None and stored >= 0 else self.initial_version
         self.ids = IdentityIds(loaded.next_identity_id)
         for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
             if t.embedding is None or t.model_version != self.model_version:

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tastr_stream.config.toml_writer import write_toml  # noqa: F401 (re-exported for the tests)
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "services.cli"]
 
@@ -19,41 +21,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    return repr(v)
-
-
-def write_toml(path: Path, data: dict) -> Path:
-    """A tiny TOML writer for test configs (tables, arrays of tables, scalars)."""
-    lines: list[str] = []
-
-    def table(prefix: str, d: dict) -> None:
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))}
-        if prefix and scalars:
-            lines.append(f"[{prefix}]")
-        for k, v in scalars.items():
-            lines.append(f"{k} = {toml_value(v)}")
-        for k, v in d.items():
-            name = f"{prefix}.{k}" if prefix else k
-            if isinstance(v, dict):
-                table(name, v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{name}]]")
-                    for ik, iv in item.items():
-                        lines.append(f"{ik} = {toml_value(iv)}")
-
-    table("", data)
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def endpoints() -> dict:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import collections
 import time
-import urllib.request
 
 import cv2
 import numpy as np
-import pytest
 
 from tastr_stream.datasets.synthetic import SyntheticWorld
-from tastr_stream.track.similarity import iou_matrix
+from tastr_stream.eval.gt_match import majority_pid
 from tastr_stream.wire.channels import TrackletReceiver
 
 from .conftest import network_section
@@ -55,20 +53,6 @@ def collect(receiver, daemon, until_exit=True, timeout_s=120.0, want=None):
     return got
 
 
-def majority_pid(world, camera, tracklet):
-    frames = world.gt_frames(camera)
-    votes = collections.Counter()
-    for t, box in zip(tracklet.frame_times_s, tracklet.boxes_xyxy):
-        gts = frames.get(int(round(t * world.fps)) + 1, [])
-        if not gts:
-            continue
-        ious = iou_matrix(box[None], np.stack([g.box_xyxy for g in gts]))[0]
-        if ious.max() >= 0.5:
-            votes[gts[int(ious.argmax())].pid] += 1
-    total = sum(votes.values())
-    return (votes.most_common(1)[0] if votes else (None, 0)), total
-
-
 def test_ingest_publishes_tracklets_matching_ground_truth(tmp_path, small_world):
     world = SyntheticWorld.open(small_world)
     camera = world.camera_ids[0]
@@ -89,14 +73,15 @@ def test_ingest_publishes_tracklets_matching_ground_truth(tmp_path, small_world)
     assert all(i.startswith(f"{camera}:") for i in ids) and len(set(ids)) == len(ids)
     pure = 0
     seen_pids = set()
+    gt_frames = world.gt_frames(camera)
     for t in got.values():
         assert t.camera_id == camera and 0 <= t.t_start_s <= t.t_end_s <= world.duration_s + 0.1
         assert t.embedding.shape == (EMB_DIM,) and t.model_version == 0 and np.all(np.isfinite(t.embedding))
         assert 1 <= len(t.crops_jpeg) <= 60 and len(t.crop_times_s) == len(t.crops_jpeg)
         crop = cv2.imdecode(np.frombuffer(t.crops_jpeg[0], np.uint8), cv2.IMREAD_COLOR)
         assert crop.shape == (256, 128, 3)
-        (pid, votes), total = majority_pid(world, camera, t)
-        if total and votes / total >= 0.9:
+        pid, share = majority_pid(gt_frames, world.fps, t)
+        if share >= 0.9:
             pure += 1
             seen_pids.add(pid)
     assert pure / len(got) >= 0.9, f"only {pure}/{len(got)} tracklets follow one person"

@@ -1,0 +1,128 @@
+"""``tastr-stream demo``: the whole system on the embedded synthetic world, on this machine.
+
+Renders (or reuses) a small synthetic world, replays its cameras live against one clock through
+one ingest process each, runs the associator, prints live cross-camera links, and ends with a
+report scored against the world's ground truth. Ctrl-C stops every process cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import time
+import tomllib
+from pathlib import Path
+
+log = logging.getLogger("tastr_stream.demo")
+DEMO_POSE_MODEL = ".cache/models/yolo11n-pose-640x384.onnx"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="run the whole network on a small synthetic world and report")
+    p.add_argument("--out", default="runs/demo", help="run folder (world cache, store, logs)")
+    p.add_argument("--cameras", type=int, default=4)
+    p.add_argument("--people", type=int, default=16)
+    p.add_argument("--minutes", type=float, default=2.0)
+    p.add_argument("--resolution", default="640x360")
+    p.add_argument("--fps", type=int, default=6,
+                   help="world frame rate; low by default so 2 cores can detect every camera live")
+    p.add_argument("--path-range", default="20,60",
+                   help="walkway lengths MIN,MAX in metres; short so people cross cameras within the demo")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    p.add_argument("--detector", choices=["auto", "yolo-pose", "hog", "oracle"], default="auto",
+                   help="auto: YOLO11n-pose when its ONNX export is present, else OpenCV HOG")
+    p.set_defaults(func=run)
+
+
+def pick_detector(choice: str, repo_root: Path) -> dict:
+    model = repo_root / DEMO_POSE_MODEL
+    if choice == "auto":
+        choice = "yolo-pose" if model.exists() else "hog"
+        if choice == "hog":
+            log.warning("pose model not found; using OpenCV HOG (run tools/setup_pose_model.sh for YOLO11n-pose)",
+                        extra={"kv": {"looked_for": model}})
+    if choice == "yolo-pose":
+        return {"backend": "yolo-pose", "model_path": str(model), "input_width": 640, "input_height": 384}
+    return {"backend": choice, "input_width": 640, "input_height": 384}
+
+
+def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoints: dict) -> dict:
+    network = tomllib.loads((world_dir / "network.toml").read_text())["network"]
+    for cam in network["cameras"]:
+        cam["source"] = str((world_dir / cam["source"]).resolve()) if cam.get("source") else ""
+    return {
+        "network": network,
+        "endpoints": endpoints,
+        "ingest": {"detect": detect,
+                   "tracklet": {"crop_every_n_frames": max(1, round(fps / 10)), "min_frames": 3},
+                   "track": {"min_hits": 2, "max_misses": max(3, fps // 2)},
+                   "embed": {"batch_size": 32}},
+        "associator": {"store_dir": str(run_dir / "store"), "window": {"window_s": 3600.0}},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from tastr_stream.config import load_config
+    from tastr_stream.config.toml_writer import write_toml
+    from tastr_stream.datasets.synthetic import SyntheticWorld
+    from tastr_stream.errors import ConfigError
+    from tastr_stream.eval.report import network_report
+    from tastr_stream.sim import ensure_world
+
+    from .live_view import LiveView
+    from .network_runner import NetworkRunner, loopback_endpoints
+
+    try:
+        w, h = (int(v) for v in args.resolution.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--resolution must look like 640x360, got {args.resolution!r}") from None
+    try:
+        path_range = tuple(float(v) for v in args.path_range.split(","))
+        assert len(path_range) == 2
+    except (ValueError, AssertionError):
+        raise ConfigError(f"--path-range must look like 20,60, got {args.path_range!r}") from None
+    repo_root = Path(__file__).resolve().parents[1]
+    run_dir = Path(args.out).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[demo] world: {args.cameras} cameras, {args.people} people, {args.minutes} min, {w}x{h} @ {args.fps} fps")
+    world_dir = ensure_world(run_dir / "world", cameras=args.cameras, people=args.people, minutes=args.minutes,
+                             resolution=(w, h), fps=args.fps, seed=args.seed, path_range_m=path_range,
+                             progress=True)
+    for stale in ("store", "spool"):
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    detect = pick_detector(args.detector, repo_root)
+    config_path = write_toml(run_dir / "network.toml",
+                             demo_config(world_dir, run_dir, detect, args.fps, loopback_endpoints()))
+    cfg = load_config(config_path)
+    world = SyntheticWorld.open(world_dir)
+    runner = NetworkRunner(config_path, run_dir, cfg.network.camera_ids, world_dir=world_dir, speed=args.speed)
+    print(f"[demo] detector: {detect['backend']}; starting associator and {len(cfg.network.camera_ids)} ingest processes")
+    info = runner.start()
+    print(f"[demo] lookup API  http://127.0.0.1:{info['http_port']}/api/recent   metrics "
+          f"http://127.0.0.1:{info['metrics_port']}/metrics   logs {run_dir / 'logs'}")
+    view = LiveView(cfg.endpoints.lookup)
+    interrupted = False
+    try:
+        while runner.ingest_running():
+            time.sleep(2.0)
+            view.tick(len(runner.ingest_running()))
+            if runner.failed():
+                bad = ", ".join(f"{p.name} (exit {p.popen.returncode}, log {p.log_path})" for p in runner.failed())
+                print(f"[demo] a process failed: {bad}")
+                break
+        view.tick(0)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\n[demo] interrupted: stopping every process")
+    finally:
+        view.close()
+        runner.stop()
+    report = network_report(run_dir / "store", world)
+    print("\n[demo] report" + (" (partial: interrupted)" if interrupted else ""))
+    for line in report.lines():
+        print("  " + line)
+    print(f"\n[demo] the store stays in {run_dir / 'store'}; config {config_path}")
+    print(f"[demo] next time, while it runs: tastr-stream lookup --config {config_path} recent")
+    return 130 if interrupted else (1 if runner.failed() else 0)

@@ -1,0 +1,38 @@
+"""Progress and live cross-camera links, printed while a network runs (demo, replay)."""
+
+from __future__ import annotations
+
+import time
+
+from tastr_stream.errors import TastrError
+from tastr_stream.wire.rpc import RpcClient
+
+
+class LiveView:
+    def __init__(self, lookup_endpoint: str, out=print):
+        self.client = RpcClient(lookup_endpoint)
+        self.out = out
+        self.shown: dict[int, int] = {}      # identity -> cameras already printed
+        self.started = time.monotonic()
+
+    def tick(self, running: int) -> None:
+        try:
+            stats = self.client.call({"op": "stats"}, timeout_s=2.0)
+            recent = self.client.call({"op": "recent", "limit": 50}, timeout_s=2.0)
+        except TastrError as e:
+            self.out(f"  [{time.monotonic() - self.started:6.1f}s] associator not answering ({e})")
+            return
+        for ident in recent.get("identities", []):
+            cams = sorted({s["camera_id"] for s in ident["sightings"]})
+            if len(cams) >= 2 and self.shown.get(ident["identity_id"], 0) < len(cams):
+                self.shown[ident["identity_id"]] = len(cams)
+                path = " -> ".join(f"{s['camera_id']}@{s['t_start_s']:.0f}s"
+                                   for s in sorted(ident["sightings"], key=lambda s: s["t_start_s"]))
+                self.out(f"  link: identity {ident['identity_id']:>4}: {path}")
+        links = stats.get("links", {})
+        self.out(f"  [{time.monotonic() - self.started:6.1f}s] cameras live {running}  tracklets {stats.get('tracklets', 0)}"
+                 f"  identities {stats.get('identities', 0)}  links {sum(links.values()) if links else 0}"
+                 f"  model v{stats.get('model_version', 0)}")
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,123 @@
+"""Run a whole camera network on one machine: one associator and one ingest process per camera,
+all replaying recorded videos against one shared clock, as a live network would run.
+
+Used by ``demo`` and ``replay``. The runner only starts, watches and stops processes and prints
+progress; every decision is made by the daemons themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("tastr_stream.network")
+# 4K frames are 25 MB: keep glibc from mapping fresh memory for each (see benchmarks/RESULTS.md).
+INGEST_ENV = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def loopback_endpoints() -> dict:
+    return {"tracklets": f"tcp://127.0.0.1:{free_port()}", "lookup": f"tcp://127.0.0.1:{free_port()}",
+            "weights": f"tcp://127.0.0.1:{free_port()}", "train_requests": f"tcp://127.0.0.1:{free_port()}",
+            "http_port": free_port()}
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    metrics_port: int
+
+
+@dataclass
+class NetworkRunner:
+    config_path: Path
+    run_dir: Path
+    cameras: list[str]
+    sources: dict[str, str] = field(default_factory=dict)   # camera -> file; empty: from --world
+    world_dir: Path | None = None
+    speed: float = 1.0
+    log_level: str = "INFO"
+    procs: list[Proc] = field(default_factory=list)
+
+    def _spawn(self, name: str, args: list[str], metrics_port: int, env: dict | None = None) -> Proc:
+        log_path = self.run_dir / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log_path, "ab")
+        cmd = [sys.executable, "-m", "services.cli", "--log-level", self.log_level] + args
+        popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                 start_new_session=True)
+        out.close()
+        proc = Proc(name, popen, log_path, metrics_port)
+        self.procs.append(proc)
+        return proc
+
+    def start(self, startup_timeout_s: float = 120.0) -> dict:
+        ready = self.run_dir / "associator.ready.json"
+        ready.unlink(missing_ok=True)
+        assoc_port = free_port()
+        assoc = self._spawn("associator", ["associator", "--config", str(self.config_path), "--ready-file", str(ready),
+                                           "--metrics-port", str(assoc_port)], assoc_port)
+        deadline = time.monotonic() + startup_timeout_s
+        while not ready.exists():
+            if assoc.popen.poll() is not None:
+                raise RuntimeError(f"associator exited during start-up; see {assoc.log_path}:\n{_tail(assoc.log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"associator not ready after {startup_timeout_s} s; see {assoc.log_path}")
+            time.sleep(0.1)
+        info = json.loads(ready.read_text())
+        # Every camera replays against one epoch a few seconds ahead, so all start in step.
+        epoch = time.time() + 8.0
+        for cam in self.cameras:
+            port = free_port()
+            args = ["ingest", "--config", str(self.config_path), "--camera", cam, "--epoch", f"{epoch:.3f}",
+                    "--speed", str(self.speed), "--metrics-port", str(port),
+                    "--spool-dir", str(self.run_dir / "spool")]
+            if cam in self.sources:
+                args += ["--source", self.sources[cam]]
+            elif self.world_dir is not None:
+                args += ["--world", str(self.world_dir)]
+            self._spawn(f"ingest-{cam}", args, port, INGEST_ENV)
+        return info
+
+    def ingest_running(self) -> list[Proc]:
+        return [p for p in self.procs if p.name.startswith("ingest-") and p.popen.poll() is None]
+
+    def failed(self) -> list[Proc]:
+        return [p for p in self.procs if p.popen.poll() not in (None, 0)]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM ingest first (they flush their tracklets), then the associator."""
+        for group in ([p for p in self.procs if p.name != "associator"], [p for p in self.procs if p.name == "associator"]):
+            for p in group:
+                if p.popen.poll() is None:
+                    p.popen.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            for p in group:
+                try:
+                    p.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("process did not stop; killing it", extra={"kv": {"name": p.name}})
+                    p.popen.kill()
+                    p.popen.wait(timeout=10)
+
+
+def _tail(path: Path, n: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
