@@ -30,6 +30,8 @@ class DetectConfig(Section):
     # oracle backend: ground-truth boxes with noise, misses and fragmentation
     oracle_box_noise: float = Field(default=0.02, ge=0, le=1)
     oracle_miss_rate: float = Field(default=0.0, ge=0, le=1)
+    oracle_fragment_rate: float = Field(default=0.0, ge=0, le=1, description="share of blocks a person drops out")
+    oracle_fragment_frames: int = Field(default=30, ge=1, le=10_000, description="longest drop-out, frames")
     oracle_seed: int = 0
 
 

@@ -10,23 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..config.ingest import DetectConfig
 from ..errors import ConfigError
-from ..wire.records import Detection
 from .base import DownscaledDetector, PoseDetector
 from .oracle import OracleDetector, OracleOptions
 
 
 def oracle_options(cfg: DetectConfig) -> OracleOptions:
-    """Oracle knobs from the config. Fragmentation fields are read when the config has them."""
-    defaults = OracleOptions()
+    """Oracle knobs from the config."""
     return OracleOptions(
         box_noise=cfg.oracle_box_noise,
         miss_rate=cfg.oracle_miss_rate,
-        fragment_rate=getattr(cfg, "oracle_fragment_rate", defaults.fragment_rate),
-        fragment_max_frames=getattr(cfg, "oracle_fragment_frames", defaults.fragment_max_frames),
+        fragment_rate=cfg.oracle_fragment_rate,
+        fragment_max_frames=cfg.oracle_fragment_frames,
         seed=cfg.oracle_seed,
     )
 
@@ -66,15 +62,6 @@ def make_detector(
         if world is None or camera_id is None:
             raise ConfigError(f"detect.backend='oracle' needs the synthetic world and a camera id "
                               f"(got world={world!r}, camera_id={camera_id!r})")
-        return _DecodedIndexOracle(OracleDetector(world.gt_frames(camera_id), oracle_options(cfg)))
+        return OracleDetector(world.gt_frames(camera_id), oracle_options(cfg))
     raise ConfigError(f"detect.backend={cfg.backend!r}: expected 'yolo-pose', 'hog' or 'oracle'")
 
-
-class _DecodedIndexOracle:
-    """Ingest numbers frames from 0 (the decoder's pts index); MOT ground truth from 1."""
-
-    def __init__(self, oracle: OracleDetector) -> None:
-        self.oracle = oracle
-
-    def detect(self, image_bgr: np.ndarray | None = None, *, frame_index: int | None = None) -> list[Detection]:
-        return self.oracle.detect(image_bgr, frame_index=None if frame_index is None else frame_index + 1)

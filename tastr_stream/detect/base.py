@@ -1,0 +1,89 @@
+"""The one interface every person detector offers, and detection on a downscaled frame.
+
+Ingest decodes 3840x2160 frames, but a pose network sees people well enough at a third of that
+and runs nine times faster. :class:`DownscaledDetector` resizes the full-resolution frame to fit
+the detector's input (keeping the aspect ratio), detects there and maps boxes and keypoints back
+to full-resolution pixels, so that the tracklet builder cuts crops from the full frame.
+
+``frame_index`` is keyword-only and optional: the decoder's 0-based frame number from pts
+(``decode.Frame.index``). Learned detectors ignore it; the oracle backend (ground truth from the
+synthetic world) needs it to know which frame it is looking at. Ingest always passes it, so
+every backend is driven the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from ..errors import StreamError
+from ..wire.records import Detection
+
+
+@runtime_checkable
+class PoseDetector(Protocol):
+    """Finds people in one BGR frame; coordinates are pixels of the image passed in."""
+
+    def detect(self, image_bgr: np.ndarray, *, frame_index: int | None = None) -> list[Detection]:
+        ...
+
+
+def check_image(image_bgr: np.ndarray) -> tuple[int, int]:
+    """Validate a decoded frame at the detector's boundary; return (height, width)."""
+    if not isinstance(image_bgr, np.ndarray):
+        raise StreamError(f"image_bgr: expected a numpy array, got {type(image_bgr).__name__}")
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise StreamError(f"image_bgr: expected (H, W, 3) uint8 BGR, got shape {image_bgr.shape} "
+                          f"dtype {image_bgr.dtype}")
+    height, width = image_bgr.shape[:2]
+    if height < 8 or width < 8:
+        raise StreamError(f"image_bgr: frame {width}x{height} is too small to detect people in")
+    return height, width
+
+
+def scale_detection(det: Detection, scale_x: float, scale_y: float) -> Detection:
+    """The same detection in an image scaled by (scale_x, scale_y); keypoint scores unchanged."""
+    box = det.box_xyxy * np.array([scale_x, scale_y, scale_x, scale_y], dtype=np.float32)
+    kps = det.keypoints.copy()
+    kps[:, 0] *= scale_x
+    kps[:, 1] *= scale_y
+    return Detection(box_xyxy=box, keypoints=kps, score=det.score)
+
+
+def fit_size(width: int, height: int, max_width: int, max_height: int) -> tuple[int, int, float]:
+    """(new_width, new_height, scale) fitting (width, height) inside the max, never upscaling."""
+    scale = min(max_width / width, max_height / height, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale)), scale
+
+
+class DownscaledDetector:
+    """Run ``inner`` on a copy of the frame shrunk to fit ``max_width`` x ``max_height``.
+
+    Frames already inside that size pass through untouched. Area interpolation is used for the
+    shrink because it averages instead of skipping pixels, which keeps thin limbs visible.
+    """
+
+    def __init__(self, inner: PoseDetector, max_width: int, max_height: int) -> None:
+        if max_width < 8 or max_height < 8:
+            raise StreamError(f"DownscaledDetector: target {max_width}x{max_height} is too small")
+        self.inner = inner
+        self.max_width = int(max_width)
+        self.max_height = int(max_height)
+
+    def detect(self, image_bgr: np.ndarray, *, frame_index: int | None = None) -> list[Detection]:
+        height, width = check_image(image_bgr)
+        new_w, new_h, _ = fit_size(width, height, self.max_width, self.max_height)
+        if (new_w, new_h) == (width, height):
+            return self.inner.detect(image_bgr, frame_index=frame_index)
+        small = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        dets = self.inner.detect(small, frame_index=frame_index)
+        # Map with the exact per-axis ratio of the two pixel grids, not the rounded scale.
+        sx, sy = width / new_w, height / new_h
+        out = []
+        for d in dets:
+            full = scale_detection(d, sx, sy)
+            box = np.clip(full.box_xyxy, 0, [width, height, width, height]).astype(np.float32)
+            out.append(Detection(box_xyxy=box, keypoints=full.keypoints, score=full.score))
+        return out
