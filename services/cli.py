@@ -10,6 +10,7 @@ DAEMONS = (
     "services.ingest",
     "services.associator",
     "services.demo",
+    "services.replay",
 )
 
 
