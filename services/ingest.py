@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.detect import make_detector
     from tastr_stream.errors import ConfigError
     from tastr_stream.pipeline.ingest import IngestPipeline
-    from tastr_stream.pipeline.model_init import initial_model
+    from tastr_stream.models.checkpoint import initial_model
     from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
     from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
     from tastr_stream.tracklet.hotswap import WeightSwapper

