@@ -18,7 +18,7 @@ from tastr_stream.datasets.synthetic import SyntheticWorld
 from tastr_stream.eval.gt_match import majority_pid
 from tastr_stream.wire.channels import TrackletReceiver
 
-from .conftest import network_section
+from ..conftest import network_section
 from .daemons import Daemon, endpoints, free_port, write_toml
 
 EMB_DIM = 16

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from tastr_stream.serve.metrics import TrainerMetrics
 
 from ..deploy.test_deploy_files import dashboard_metric_names
-from .conftest import network_section
+from ..conftest import network_section
 from .daemons import Daemon, endpoints, free_port, write_toml
 
 
