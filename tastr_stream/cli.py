@@ -17,6 +17,8 @@ from .errors import TastrError
 COMMANDS = (
     "sim",
     "lookup",
+    "train",
+    "evaluate",
 )
 
 

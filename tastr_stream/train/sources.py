@@ -1,0 +1,91 @@
+"""Which dataset a folder holds, and the experiment (train / query / gallery / network) it gives.
+
+Kinds, recognised by layout:
+- ``synthetic``: a rendered world (``world.json``); crops by oracle tracking, see ``world_crops``;
+- ``campus4k``: ``tracklet/``, ``query/``, ``gallery/`` (optionally under ``campus4k/``);
+- ``market``: Market-1501 / DukeMTMC-reID style (``bounding_box_test/`` + ``query/``); every
+  crop is a one-image tracklet; no camera network, so it can be evaluated but not trained on;
+- ``toy``: a TOML file with a ``[toy_world]`` table (``train/toyset.py``), e.g. the fixed-seed
+  world in ``configs/`` that the Table IV direction experiment runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from ..errors import DatasetError
+from .data import LazyImages, TrainTracklet, from_campus4k, from_campus4k_labelled
+from .evaluation import ExperimentData
+
+KINDS = ("synthetic", "campus4k", "market", "toy")
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    p = Path(path)
+    if p.is_file() and p.suffix == ".toml":
+        return "toy"
+    if not p.is_dir():
+        raise DatasetError(f"{p}: dataset folder not found")
+    if (p / "world.json").is_file():
+        return "synthetic"
+    base = p / "campus4k" if (p / "campus4k").is_dir() else p
+    if any((base / d).is_dir() for d in ("tracklet", "query", "gallery")) and not (p / "bounding_box_test").is_dir():
+        return "campus4k"
+    if (p / "bounding_box_test").is_dir() and (p / "query").is_dir():
+        return "market"
+    raise DatasetError(f"{p}: unknown dataset layout: expected world.json (synthetic world), tracklet/ + "
+                       f"query/ + gallery/ (Campus-4K) or bounding_box_test/ + query/ (Market/Duke style)")
+
+
+def _market(root: Path) -> ExperimentData:
+    from ..datasets.market import read_split_dir
+
+    def as_tracklets(folder: str) -> list[TrainTracklet]:
+        out = []
+        for r in read_split_dir(root / folder):
+            t_s = r.frame / 25.0            # Market frames are 25 fps; time is unused for evaluation
+            out.append(TrainTracklet(f"{folder}:{r.path.name}", r.camera_id, t_s, t_s, LazyImages([r.path]), r.pid))
+        return out
+
+    return ExperimentData(train=[], query=as_tracklets("query"), gallery=as_tracklets("bounding_box_test"),
+                          network=None, name=f"market:{root.name}")
+
+
+def _toy(path: Path) -> ExperimentData:
+    from .toyset import ToyWorldSpec, make_toy_world
+
+    try:
+        table = tomllib.loads(path.read_text()).get("toy_world")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read toy world spec: {exc}") from exc
+    if not isinstance(table, dict):
+        raise DatasetError(f"{path}: no [toy_world] table")
+    fields = ToyWorldSpec.__dataclass_fields__
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise DatasetError(f"{path}: unknown [toy_world] key(s) {unknown}; known: {sorted(fields)}")
+    spec = ToyWorldSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+    return make_toy_world(spec)
+
+
+def load_experiment(path: str | os.PathLike, *, max_images: int = 60, seed: int = 0,
+                    crop_hw: tuple[int, int] = (256, 128)) -> ExperimentData:
+    """The experiment a dataset path gives; raises DatasetError naming the path when unusable."""
+    p = Path(path)
+    kind = detect_kind(p)
+    if kind == "synthetic":
+        from .world_crops import CropSettings, world_experiment
+
+        return world_experiment(p, CropSettings(crop_hw=crop_hw, max_images=max_images, seed=seed))
+    if kind == "campus4k":
+        from ..datasets.campus4k import campus4k_network
+
+        return ExperimentData(train=from_campus4k(p, max_images, seed),
+                              query=from_campus4k_labelled(p, "query", max_images, seed),
+                              gallery=from_campus4k_labelled(p, "gallery", max_images, seed),
+                              network=campus4k_network(), name=f"campus4k:{p.name}")
+    if kind == "market":
+        return _market(p)
+    return _toy(p)
