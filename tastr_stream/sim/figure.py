@@ -102,6 +102,7 @@ def build_figure(view: CameraView, size_wh: tuple[int, int], height_m: float, lo
     idx["skin"] = add((0.012 * H, 0.0, head_u - 0.008 * H))
     idx["hair"] = add((-0.012 * H, 0.0, head_u + 0.01 * H))
     idx["nose"] = add((0.05 * H, 0.0, head_u - 0.008 * H))
+    idx["mouth"] = add((0.045 * H, 0.0, head_u - 0.03 * H))
     for sd in (-1, 1):
         idx[f"eye{sd}"] = add((0.04 * H, sd * 0.018 * H, head_u + 0.008 * H))
         idx[f"ear{sd}"] = add((0.0, sd * 0.045 * H, head_u))
@@ -177,6 +178,8 @@ def build_figure(view: CameraView, size_wh: tuple[int, int], height_m: float, lo
         nk = P("neck1")
         prims.append(("ellipse", [nk[0], nk[1] + 0.01 * H * ppm], head_axes * (1.0, 1.15), col["hair"]))
     prims.extend([skin, hair] if facing < -0.3 else [hair, skin])
+    if facing > -0.1:
+        _face(prims, P, look, col, facing, right_to_cam, H * ppm)
     kp_names = ["nose", "eye-1", "eye1", "ear-1", "ear1", "sh-1", "sh1", "el-1", "el1", "wr-1", "wr1",
                 "hip-1", "hip1", "knee-1", "knee1", "ankle-1", "ankle1"]
     kps = np.array([P(n) for n in kp_names])
@@ -187,6 +190,23 @@ def build_figure(view: CameraView, size_wh: tuple[int, int], height_m: float, lo
     for i, sd in ((3, -1), (4, 1)):
         seen[i] = sd * right_to_cam > -0.3
     return Figure(tuple(prims), kps, seen, prims_box(prims), float(z_m))
+
+
+def _face(prims: list, P, look: Appearance, col: dict, facing: float, right_to_cam: float, h_px: float) -> None:
+    """Eyes, nose and mouth: pose networks look for a face, and a blank skin oval is not one.
+
+    ``detail`` primitives lie inside the head, so they change neither the box nor the silhouette.
+    """
+    r_eye = max(0.6, 0.0075 * h_px)
+    dark = (32.0, 30.0, 34.0)
+    for sd in (-1, 1):
+        if facing > -0.1 and sd * right_to_cam > -0.7:
+            prims.append(("detail", P(f"eye{sd}"), r_eye, dark))
+    skin = col["skin"]
+    nose = P("nose")
+    prims.append(("detail", nose, max(0.5, 0.006 * h_px), (skin[0] * 0.72, skin[1] * 0.72, skin[2] * 0.72)))
+    mouth = P("mouth")
+    prims.append(("detail", mouth, max(0.5, 0.005 * h_px), (skin[0] * 0.6, skin[1] * 0.6, skin[2] * 0.75)))
 
 
 def prims_box(prims) -> np.ndarray:

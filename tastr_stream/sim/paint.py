@@ -68,7 +68,7 @@ def draw_figure(img: np.ndarray, prims) -> None:
             if span is not None:
                 inset = np.array([max(1.0, t * 0.5), 0.0])
                 cv2.line(img, _pt(span[0] + inset), _pt(span[1] - inset), c, max(1, int(round(t))), aa, _SHIFT)
-        elif kind == "circle":
+        elif kind in ("circle", "detail"):
             _, ctr, r, c = p
             cv2.circle(img, _pt(ctr), max(1, int(round(r * _ONE))), c, -1, aa, _SHIFT)
         elif kind == "ellipse":

@@ -17,6 +17,7 @@ import numpy as np
 
 from .camera_view import CameraView, render_background
 from .figure import Figure, build_figure, person_colours
+from .optics import CameraOptics
 from .paint import draw_figure, draw_mask
 from .plan import Person, PlannedVisit
 from .video import H264Writer
@@ -105,6 +106,7 @@ def render_camera(job: CameraJob, progress=None) -> CameraGt:
         colours = person_colours(person.appearance, view)
         starts.setdefault(frames.start, []).append((frames, visit, person, colours, state))
     background = render_background(view, job.size_wh) if job.video_path else None
+    optics = CameraOptics(job.size_wh, view.layout_seed, background=background) if job.video_path else None
     writer = (H264Writer(Path(job.video_path), job.size_wh, fps, crf=job.crf, preset=job.preset,
                          threads=job.threads) if job.video_path else None)
     active: list = []
@@ -131,7 +133,7 @@ def render_camera(job: CameraJob, progress=None) -> CameraGt:
                 img = background.copy()
                 for _, fig in figs:
                     draw_figure(img, fig.prims)
-                writer.write(img)
+                writer.write(optics.apply(img, k, [fig.box_xyxy for _, fig in figs]))
             if progress is not None and (k + 1) % 60 == 0:
                 progress(60)
         if progress is not None:

@@ -27,7 +27,7 @@ from .render import CameraGt, CameraJob, render_camera
 log = logging.getLogger(__name__)
 
 FORMAT, VERSION = "tastr-synthetic-world", 1
-RENDERER_VERSION = 1     # bump when the drawing or the plan changes, to invalidate cached worlds
+RENDERER_VERSION = 2     # bump when the drawing or the plan changes, to invalidate cached worlds (2: optics, faces)
 MAX_RESOLUTION = (3840, 2160)
 
 
