@@ -12,8 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="unsupervised progressive training (round 0 TSCCC, then association + TCCPC)",
                        description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True,
-                   help="synthetic world folder, Campus-4K folder, or a [toy_world] TOML file")
-    p.add_argument("--config", help="TOML config file; its [trainer] and [associator] sections are used")
+                   help="synthetic world folder, Campus-4K folder, or a TOML spec with a [toy_world] or "
+                        "[synthetic_world] table (the latter is rendered once and cached)")
+    p.add_argument("--config", help="TOML config file; its [trainer] and [associator] sections are used "
+                                    "(default: the [trainer]/[association] tables of a spec TOML, if any)")
+    p.add_argument("--table4", action="store_true",
+                   help="run the paper's Table IV ablation instead: TASTR-S1, then progressive rounds with each "
+                        "association variant (1-reciprocal NN, +k-means, +STR, +STR+k-means)")
     p.add_argument("--rounds", type=int, help="cross-camera rounds after round 0 (default: trainer.rounds)")
     p.add_argument("--epochs", type=int, help="epochs per round (default: trainer.epochs_per_round)")
     p.add_argument("--round0-epochs", type=int, help="epochs of round 0 (default: --epochs)")
@@ -47,13 +52,18 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, DatasetError
     from ..models import build_reid_model, resolve_device
     from ..train.rounds import run_rounds
-    from ..train.sources import load_experiment
+    from ..train.sources import experiment_settings, load_experiment
 
     if args.config:
         app = load_config(args.config)
         trainer, association = app.trainer, app.associator.association
     else:
-        trainer, association = TrainerConfig(), Association()
+        spec = experiment_settings(args.dataset)
+        try:
+            trainer = TrainerConfig.model_validate(spec.get("trainer", {}))
+            association = Association.model_validate(spec.get("association", {}))
+        except ValueError as exc:
+            raise ConfigError(f"{args.dataset}: bad [trainer] or [association] table: {exc}") from None
     try:
         trainer = TrainerConfig.model_validate({**trainer.model_dump(), **trainer_overrides(args)})
     except ValueError as exc:
@@ -69,10 +79,26 @@ def run(args: argparse.Namespace) -> int:
     model = build_reid_model(trainer.backbone, trainer.emb_dim, trainer.init_weights or None, seed=trainer.seed)
     print(f"dataset {data.name}: {len(data.train)} training tracklets, {len(data.query)} queries, "
           f"{len(data.gallery)} gallery; backbone {trainer.backbone} on {device}", flush=True)
+    if args.table4:
+        return _table4(data, trainer, association, device, args)
     rows = run_rounds(model, data, trainer, association, device, trainer.checkpoint_dir,
                       round0_epochs=args.round0_epochs, progress=not args.no_progress,
                       on_round=lambda row: print(format_row(row), flush=True))
     summary = Path(trainer.checkpoint_dir) / "rounds.json"
     summary.write_text(json.dumps([r.as_dict() for r in rows], indent=2))
     print(f"checkpoints and frozen configs in {trainer.checkpoint_dir}; per-round results in {summary}")
+    return 0
+
+
+def _table4(data, trainer, association, device, args: argparse.Namespace) -> int:
+    from ..train.table4 import format_table, run_table4
+
+    rows = run_table4(data, trainer, association, device, Path(trainer.checkpoint_dir) / "table4",
+                      round0_epochs=args.round0_epochs)
+    text = format_table([rows])
+    out = Path(trainer.checkpoint_dir) / "table4.md"
+    out.write_text(f"dataset {data.name}, backbone {trainer.backbone}, {trainer.rounds} rounds, "
+                   f"seed {trainer.seed}\n\n{text}\n")
+    print(text)
+    print(f"table written to {out}")
     return 0

@@ -6,7 +6,14 @@ Kinds, recognised by layout:
 - ``market``: Market-1501 / DukeMTMC-reID style (``bounding_box_test/`` + ``query/``); every
   crop is a one-image tracklet; no camera network, so it can be evaluated but not trained on;
 - ``toy``: a TOML file with a ``[toy_world]`` table (``train/toyset.py``), e.g. the fixed-seed
-  world in ``configs/`` that the Table IV direction experiment runs on.
+  world in ``configs/`` that the Table IV direction test runs on;
+- ``world-spec``: a TOML file with a ``[synthetic_world]`` table (the ``sim.WorldSpec`` fields):
+  the world is rendered once into a cache folder (reused while the spec is unchanged) and then
+  read as ``synthetic``. This is how a fixed-seed rendered world is checked into ``configs/``
+  without checking in its videos.
+
+A spec TOML may also carry ``[trainer]`` and ``[association]`` tables: the settings an experiment
+on it was designed for (see :func:`experiment_settings`).
 """
 
 from __future__ import annotations
@@ -19,13 +26,24 @@ from ..errors import DatasetError
 from .data import LazyImages, TrainTracklet, from_campus4k, from_campus4k_labelled
 from .evaluation import ExperimentData
 
-KINDS = ("synthetic", "campus4k", "market", "toy")
+KINDS = ("synthetic", "campus4k", "market", "toy", "world-spec")
+WORLD_CACHE_ENV = "TASTR_WORLD_CACHE"
+DEFAULT_WORLD_CACHE = Path(".cache") / "worlds"
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read dataset spec: {exc}") from exc
 
 
 def detect_kind(path: str | os.PathLike) -> str:
     p = Path(path)
-    if p.is_file() and p.suffix == ".toml":
-        return "toy"
+    if p.suffix == ".toml":
+        if not p.is_file():
+            raise DatasetError(f"{p}: dataset spec file not found")
+        return "world-spec" if "synthetic_world" in _read_toml(p) else "toy"
     if not p.is_dir():
         raise DatasetError(f"{p}: dataset folder not found")
     if (p / "world.json").is_file():
@@ -56,10 +74,7 @@ def _market(root: Path) -> ExperimentData:
 def _toy(path: Path) -> ExperimentData:
     from .toyset import ToyWorldSpec, make_toy_world
 
-    try:
-        table = tomllib.loads(path.read_text()).get("toy_world")
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read toy world spec: {exc}") from exc
+    table = _read_toml(path).get("toy_world")
     if not isinstance(table, dict):
         raise DatasetError(f"{path}: no [toy_world] table")
     fields = ToyWorldSpec.__dataclass_fields__
@@ -70,11 +85,44 @@ def _toy(path: Path) -> ExperimentData:
     return make_toy_world(spec)
 
 
+def render_world_spec(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Render (or reuse) the world a ``[synthetic_world]`` spec describes; returns its folder.
+
+    The folder is ``<cache>/<spec file stem>`` with ``<cache>`` from ``cache_dir``, else
+    ``$TASTR_WORLD_CACHE``, else ``.cache/worlds``; ``sim.ensure_world`` re-renders only when the
+    spec (or the renderer version) changed.
+    """
+    from ..sim.world import WorldSpec, ensure_world
+
+    p = Path(path)
+    table = _read_toml(p).get("synthetic_world")
+    if not isinstance(table, dict):
+        raise DatasetError(f"{p}: no [synthetic_world] table")
+    fields = set(WorldSpec.__dataclass_fields__)
+    unknown = sorted(set(table) - fields)
+    if unknown:
+        raise DatasetError(f"{p}: unknown [synthetic_world] key(s) {unknown}; known: {sorted(fields)}")
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    cache = Path(cache_dir or os.environ.get(WORLD_CACHE_ENV) or DEFAULT_WORLD_CACHE)
+    return ensure_world(cache / p.stem, **settings)
+
+
+def experiment_settings(path: str | os.PathLike) -> dict[str, dict]:
+    """The ``[trainer]`` and ``[association]`` tables of a spec TOML ({} for folders or when absent)."""
+    p = Path(path)
+    if p.suffix != ".toml" or not p.is_file():
+        return {}
+    table = _read_toml(p)
+    return {k: table[k] for k in ("trainer", "association") if isinstance(table.get(k), dict)}
+
+
 def load_experiment(path: str | os.PathLike, *, max_images: int = 60, seed: int = 0,
                     crop_hw: tuple[int, int] = (256, 128)) -> ExperimentData:
     """The experiment a dataset path gives; raises DatasetError naming the path when unusable."""
     p = Path(path)
     kind = detect_kind(p)
+    if kind == "world-spec":
+        p, kind = render_world_spec(p), "synthetic"
     if kind == "synthetic":
         from .world_crops import CropSettings, world_experiment
 

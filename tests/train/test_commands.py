@@ -134,3 +134,58 @@ def test_evaluate_campus4k_layout(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "3 queries (0 without a match skipped), 3 gallery" in out and "rank-1" in out
+
+
+WORLD_SPEC = """
+[synthetic_world]
+cameras = 2
+people = 16
+distractors = 1
+minutes = 1.5
+resolution = [320, 180]
+fps = 10
+seed = 3
+path_range_m = [10.0, 20.0]
+
+[trainer]
+backbone = "tiny"
+emb_dim = 16
+p = 2
+k = 2
+epochs_per_round = 1
+image_height = 32
+image_width = 16
+max_images_per_tracklet = 4
+rounds = 1
+tsccc_gap_s = 1.0
+"""
+
+
+def test_world_spec_is_rendered_once_and_drives_the_table4_ablation(tmp_path, capsys, monkeypatch):
+    """A [synthetic_world] spec renders into the cache on first use, its [trainer] table applies,
+    and --table4 prints one row per method (TASTR-S1 + the four association variants)."""
+    spec = tmp_path / "tiny_world.toml"
+    spec.write_text(WORLD_SPEC)
+    monkeypatch.setenv("TASTR_WORLD_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "ckpt"
+    rc = main(["train", "--dataset", str(spec), "--table4", "--out", str(out), "--device", "cpu", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "backbone tiny" in text
+    rows = [line for line in (out / "table4.md").read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == [
+        "TASTR-S1 (TSCCC)", "NN-CCTA 1-NN", "NN-CCTA 1-NN+k-means", "NN-CCTA 1-NN+STR", "NN-CCTA 1-NN+STR+k-means"]
+    world = tmp_path / "cache" / "tiny_world"
+    assert (world / "world.json").is_file()
+    mtime = (world / "world.json").stat().st_mtime_ns
+    from tastr_stream.train.sources import load_experiment
+
+    load_experiment(spec, max_images=4, crop_hw=(32, 16))
+    assert (world / "world.json").stat().st_mtime_ns == mtime      # reused, not re-rendered
+
+
+def test_world_spec_with_an_unknown_key_names_it(tmp_path, capsys):
+    spec = tmp_path / "bad.toml"
+    spec.write_text("[synthetic_world]\ncameras = 2\ncolour = 'red'\n")
+    rc = main(["train", "--dataset", str(spec), "--device", "cpu"])
+    assert rc == 2 and "colour" in capsys.readouterr().err
