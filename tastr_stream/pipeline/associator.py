@@ -104,6 +104,8 @@ class AssociatorCore:
         self._write_identities(self.assoc.identities().keys())
         self.store.upsert_links(_link_row(l, "provisional", self.model_version)
                                 for l in self.assoc.links() + self.assoc.relinks())
+        if self.metrics:
+            self._update_gauges()      # a restarted daemon reports its restored window at once
         log.info("window restored", extra={"kv": {"tracklets": len(self.assoc.tracklets()),
                                                   "links": len(self.assoc.links()), "version": self.model_version}})
         return len(self.assoc.tracklets())

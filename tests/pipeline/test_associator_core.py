@@ -11,7 +11,10 @@ import pytest
 
 from tastr_stream.associate import batch_associate
 from tastr_stream.config import config_from_dict
+from prometheus_client import CollectorRegistry
+
 from tastr_stream.pipeline.associator import AssociatorCore, RejectedTracklet
+from tastr_stream.serve.metrics import AssociatorMetrics
 from tastr_stream.store import Store
 from tastr_stream.wire import Tracklet
 
@@ -71,11 +74,14 @@ def test_restart_restores_window_links_and_identity_ids(tmp_path, world):
             core.receive(as_tracklet(meta))
         before_links = {p.key for p in core.assoc.links()}
         before_ids = core.identities()
+    registry = CollectorRegistry()
     with Store.open(tmp_path / "store") as store:
-        core2 = AssociatorCore(cfg, store)
+        core2 = AssociatorCore(cfg, store, metrics=AssociatorMetrics(registry))
         assert core2.restore() == len(world)
         assert {p.key for p in core2.assoc.links()} == before_links
         assert core2.identities() == before_ids, "identity ids must survive a restart"
+    # The gauges describe the restored window before any new tracklet arrives.
+    assert registry.get_sample_value("tastr_assoc_identities") == len(set(before_ids.values()))
 
 
 def test_unknown_camera_rejected(tmp_path, world):
