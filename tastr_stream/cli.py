@@ -19,6 +19,7 @@ COMMANDS = (
     "lookup",
     "train",
     "evaluate",
+    "status",
 )
 
 

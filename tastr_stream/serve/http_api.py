@@ -8,6 +8,7 @@ sighting carries a ``thumbnail_url`` served as ``image/jpeg``.
   GET  /api/identity/<identity_id>
   GET  /api/recent?limit=N
   GET  /api/stats
+  GET  /api/network                          cameras and every pair's transfer-time prior
   GET  /api/thumbnail/<tracklet_id>          image/jpeg
   POST /api/search?k=N   (body: a JPEG/PNG person image)
 """
@@ -41,7 +42,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None],
-                  pages: dict[str, tuple[str, bytes]]):
+                  pages: dict[str, tuple[str, bytes]], network: dict[str, Any] | None):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tastr-stream"
 
@@ -84,6 +85,10 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
                 return self._json(lookup.handle(body))
             if route == ["stats"]:
                 return self._json(lookup.handle({"op": "stats"}))
+            if route == ["network"]:
+                if network is None:
+                    return self._json({"ok": False, "error": "unknown path /api/network: no network configured"})
+                return self._json({"ok": True, **network})
             if route[0] == "thumbnail" and len(route) == 2:
                 jpeg = thumbnail(route[1])
                 if jpeg is None:
@@ -107,8 +112,11 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
 
 class HttpApi:
     def __init__(self, lookup: LookupService, thumbnail: Callable[[str], bytes | None], host: str = "127.0.0.1",
-                 port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None):
-        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}))
+                 port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None,
+                 network: dict[str, Any] | None = None):
+        """``pages``: static ``{url_path: (content_type, body)}`` (the web page); ``network``: the
+        JSON-able camera graph served at ``/api/network`` (see :func:`.web.network_view`)."""
+        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)
