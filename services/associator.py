@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tastr_stream.serve.metrics import AssociatorMetrics
     from tastr_stream.store import Store
     from tastr_stream.wire.channels import TrackletReceiver
+    from tastr_stream.wire.requests import TrainRequestSender
 
 log = logging.getLogger("tastr_stream.associator")
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.store import Store
     from tastr_stream.wire.announce import AnnouncementSubscriber
     from tastr_stream.wire.channels import TrackletReceiver
+    from tastr_stream.wire.requests import TrainRequestSender
     from tastr_stream.wire.rpc import RpcServer
 
     cfg = load_config(args.config)
@@ -68,9 +70,14 @@ def run(args: argparse.Namespace) -> int:
                            observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s))
     receiver = TrackletReceiver(cfg.endpoints.tracklets)
     rpc = RpcServer(cfg.endpoints.lookup)
+    from tastr_stream.serve.web import load_pages, network_view
+
     http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,
-                   cfg.endpoints.http_port if args.http_port is None else args.http_port).start()
+                   cfg.endpoints.http_port if args.http_port is None else args.http_port,
+                   pages=load_pages(), network=network_view(cfg.network, acfg.association.str_prior)).start()
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
+    train_requests = TrainRequestSender(cfg.endpoints.train_requests)
+    rejected: set[tuple[int, str]] = set()    # announcements already rejected: the trainer repeats them
     stop = stop_on_signals()
     if args.ready_file:
         import json
@@ -93,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
                 rpc.reply(req, lookup.handle(req.body) if req.error is None
                           else {"ok": False, "error": str(req.error)})
             for ann in subscriber.poll(0):
-                if ann.version > core.model_version:
-                    _swap(core, ann, cfg, metrics)
+                if ann.version > core.model_version and (ann.version, ann.sha256) not in rejected:
+                    if not _swap(core, ann, cfg, metrics):
+                        rejected.add((ann.version, ann.sha256))
             now = time.monotonic()
             if now - last_tick >= 1.0:
                 last_tick = now
@@ -104,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 metrics.store_tracklets.set(st.tracklets)
                 for status, n in st.links.items():
                     metrics.links.labels(status=status).set(n)
+                _request_round(core, train_requests, metrics, now)
     finally:
+        train_requests.close()
         http.close()
         rpc.close()
         receiver.close()
@@ -137,7 +147,27 @@ def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: Ass
     receiver.ack(item, ok=True)
 
 
-def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> None:
+def _request_round(core: AssociatorCore, sender: TrainRequestSender, metrics: AssociatorMetrics,
+                   now_s: float) -> None:
+    """Ask the trainer for a round when the policy says so (new accepted pairs, or a period)."""
+    from tastr_stream.wire.requests import TrainRequest
+
+    reason = core.train_request_due(now_s)
+    if reason is None:
+        return
+    n = sender.sent + sender.dropped
+    if sender.send(TrainRequest(round=n, reason=reason, model_version=max(core.model_version, -1))):
+        metrics.train_requests.inc()
+        log.info("train round requested", extra={"kv": {"round": n, "reason": reason,
+                                                        "model_version": core.model_version}})
+    else:
+        log.warning("train request not queued: the trainer is not running or not keeping up",
+                    extra={"kv": {"reason": reason, "dropped": sender.dropped}})
+    # Reset either way: a request is "there is new evidence", and the next one says it again.
+    core.policy.requested(now_s)
+
+
+def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> bool:
     from tastr_stream.errors import TastrError
     from tastr_stream.models.checkpoint import model_from_checkpoint
     from tastr_stream.pipeline.reembed import CropEmbedder
@@ -148,11 +178,12 @@ def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> None:
     except TastrError as e:
         log.error("announced checkpoint rejected; keeping the current model",
                   extra={"kv": {"version": ann.version, "path": ann.path, "error": e}})
-        return
+        return False
     t0 = time.perf_counter()
     n = core.swap_model(CropEmbedder.from_model(model, ann.version, device=embed.device), ann.version)
     log.info("window re-embedded with new model", extra={"kv": {"version": ann.version, "tracklets": n,
                                                                 "seconds": round(time.perf_counter() - t0, 2)}})
+    return True
 
 
 def _thumbnail(store: Store, tracklet_id: str) -> bytes | None:

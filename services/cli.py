@@ -9,6 +9,7 @@ from tastr_stream.cli import main as library_main
 DAEMONS = (
     "services.ingest",
     "services.associator",
+    "services.trainer",
     "services.demo",
     "services.replay",
 )

@@ -59,7 +59,12 @@ def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoint
                    "tracklet": {"crop_every_n_frames": max(1, round(fps / 10)), "min_frames": 3},
                    "track": {"min_hits": 2, "max_misses": max(3, fps // 2)},
                    "embed": {"batch_size": 32}},
-        "associator": {"store_dir": str(run_dir / "store"), "window": {"window_s": 3600.0}},
+        "associator": {"store_dir": str(run_dir / "store"), "window": {"window_s": 3600.0},
+                       "train_after_new_pairs": 10},
+        # Rounds sized for a short demo on a few CPU cores: small batches, a short gap T (people
+        # re-enter a view within minutes here), a few batches per round.
+        "trainer": {"p": 4, "k": 4, "tsccc_gap_s": 5.0, "epochs_per_round": 1, "max_batches_per_round": 10,
+                    "checkpoint_dir": str(run_dir / "checkpoints")},
     }
 
 
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.sim import ensure_world
 
     from .live_view import LiveView
-    from .network_runner import NetworkRunner, loopback_endpoints
+    from .network_runner import NetworkRunner, loopback_endpoints, swapped_versions
 
     try:
         w, h = (int(v) for v in args.resolution.lower().split("x"))
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     world_dir = ensure_world(run_dir / "world", cameras=args.cameras, people=args.people, minutes=args.minutes,
                              resolution=(w, h), fps=args.fps, seed=args.seed, path_range_m=path_range,
                              progress=True)
-    for stale in ("store", "spool"):
+    for stale in ("store", "spool", "checkpoints"):
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     detect = pick_detector(args.detector, repo_root)
     config_path = write_toml(run_dir / "network.toml",
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(config_path)
     world = SyntheticWorld.open(world_dir)
     runner = NetworkRunner(config_path, run_dir, cfg.network.camera_ids, world_dir=world_dir, speed=args.speed)
-    print(f"[demo] detector: {detect['backend']}; starting associator and {len(cfg.network.camera_ids)} ingest processes")
+    print(f"[demo] detector: {detect['backend']}; starting associator, trainer and {len(cfg.network.camera_ids)} ingest processes")
     info = runner.start()
     print(f"[demo] lookup API  http://127.0.0.1:{info['http_port']}/api/recent   metrics "
           f"http://127.0.0.1:{info['metrics_port']}/metrics   logs {run_dir / 'logs'}")
@@ -123,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n[demo] report" + (" (partial: interrupted)" if interrupted else ""))
     for line in report.lines():
         print("  " + line)
+    versions = swapped_versions(run_dir)
+    print("  model versions swapped in  " + (", ".join(f"v{v}" for v in versions) if versions
+                                              else "none (no training round finished during the run)"))
     print(f"\n[demo] the store stays in {run_dir / 'store'}; config {config_path}")
     print(f"[demo] next time, while it runs: tastr-stream lookup --config {config_path} recent")
     return 130 if interrupted else (1 if runner.failed() else 0)

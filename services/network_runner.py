@@ -1,5 +1,5 @@
-"""Run a whole camera network on one machine: one associator and one ingest process per camera,
-all replaying recorded videos against one shared clock, as a live network would run.
+"""Run a whole camera network on one machine: one associator, one trainer and one ingest process
+per camera, all replaying recorded videos against one shared clock, as a live network would run.
 
 Used by ``demo`` and ``replay``. The runner only starts, watches and stops processes and prints
 progress; every decision is made by the daemons themselves.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,6 +22,9 @@ from pathlib import Path
 log = logging.getLogger("tastr_stream.network")
 # 4K frames are 25 MB: keep glibc from mapping fresh memory for each (see benchmarks/RESULTS.md).
 INGEST_ENV = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+# One torch thread for the trainer: on one machine the live ingest processes must keep their cores.
+TRAINER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CHECKPOINT_DIR = "checkpoints"
 
 
 def free_port() -> int:
@@ -52,6 +56,7 @@ class NetworkRunner:
     world_dir: Path | None = None
     speed: float = 1.0
     log_level: str = "INFO"
+    trainer: bool = True
     procs: list[Proc] = field(default_factory=list)
 
     def _spawn(self, name: str, args: list[str], metrics_port: int, env: dict | None = None) -> Proc:
@@ -80,6 +85,10 @@ class NetworkRunner:
                 raise RuntimeError(f"associator not ready after {startup_timeout_s} s; see {assoc.log_path}")
             time.sleep(0.1)
         info = json.loads(ready.read_text())
+        if self.trainer:
+            port = free_port()
+            self._spawn("trainer", ["trainer", "--config", str(self.config_path), "--metrics-port", str(port),
+                                    "--checkpoint-dir", str(self.run_dir / CHECKPOINT_DIR)], port, TRAINER_ENV)
         # Every camera replays against one epoch a few seconds ahead, so all start in step.
         epoch = time.time() + 8.0
         for cam in self.cameras:
@@ -114,6 +123,16 @@ class NetworkRunner:
                     log.warning("process did not stop; killing it", extra={"kv": {"name": p.name}})
                     p.popen.kill()
                     p.popen.wait(timeout=10)
+
+
+def swapped_versions(run_dir: Path) -> list[int]:
+    """Model versions the associator switched to during a run, in order (from its log)."""
+    path = run_dir / "logs" / "associator.log"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    return [int(v) for v in re.findall(r"window re-embedded with new model version=(\d+)", text)]
 
 
 def _tail(path: Path, n: int = 20) -> str:

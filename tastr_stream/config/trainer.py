@@ -21,6 +21,9 @@ class TrainerConfig(Section):
     max_images_per_tracklet: int = Field(default=60, ge=1, le=10_000)
     rounds: int = Field(default=5, ge=0, le=100)
     epochs_per_round: int = Field(default=2, ge=1, le=1000)
+    # The live trainer's cap on batches per round (all epochs together), so a round's duration stays
+    # bounded however large the store grows; 0 = no cap (epochs_per_round alone decides).
+    max_batches_per_round: int = Field(default=200, ge=0, le=10_000_000)
     image_height: int = Field(default=256, ge=32, le=1024)
     image_width: int = Field(default=128, ge=16, le=512)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -27,8 +27,8 @@ def parse_cli(argv: list[str]):
 def test_compose_services_run_real_commands():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     for name, svc in compose["services"].items():
-        if "command" in svc and svc["command"][0] != "trainer":  # the trainer daemon comes with issue 5
-            assert parse_cli(svc["command"]).command in ("ingest", "associator"), name
+        if "command" in svc:
+            assert parse_cli(svc["command"]).command in ("ingest", "associator", "trainer"), name
         if "build" in svc:
             assert (DEPLOY / svc["build"]["context"] / svc["build"]["dockerfile"]).exists()
 
@@ -53,9 +53,7 @@ def test_systemd_units_exec_real_commands():
         inner = shlex.split(exec_line.split("-c ", 1)[1])[0]
         argv = shlex.split(inner.replace('exec "$TASTR_BIN" ', "").replace("%i", "cam1"))
         argv = [a.replace("$TASTR_LOG_LEVEL", "INFO").replace("$TASTR_CONFIG", "/etc/x.toml") for a in argv]
-        if "trainer" in argv:   # the trainer daemon arrives with the training issue
-            continue
-        assert parse_cli(argv).command in ("ingest", "associator"), unit.name
+        assert parse_cli(argv).command in ("ingest", "associator", "trainer"), unit.name
 
 
 def test_prometheus_and_grafana_provisioning_parse():

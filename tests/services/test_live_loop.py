@@ -1,0 +1,196 @@
+"""The live training loop with real processes: associator -> train request -> trainer -> checkpoint
+-> announcement -> ingest hot-swap and associator re-embedding; and a corrupt announced checkpoint.
+
+Guards against: a loop that never closes (no request sent, trainer never announcing, extractors
+ignoring announcements), a hot-swap that drops frames or stalls decoding, an associator that
+compares embeddings of two versions, and a truncated checkpoint replacing a serving model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import zmq
+
+from tastr_stream.models import build_reid_model, publish_checkpoint, sha256_file
+from tastr_stream.store import Store
+from tastr_stream.wire.announce import AnnouncementPublisher
+from tastr_stream.wire.records import WeightsAnnouncement
+from tastr_stream.wire.rpc import RpcClient
+
+from ..conftest import network_section
+from .daemons import Daemon, endpoints, free_port, write_toml
+
+EMB_DIM = 16
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}   # 2 shared cores, five processes
+
+
+def loop_config(tmp_path: Path, world_dir: Path, eps: dict) -> Path:
+    return write_toml(tmp_path / "live.toml", {
+        "network": network_section(world_dir),
+        "endpoints": eps,
+        "ingest": {"metrics_port_base": 0, "decode": {"queue_frames": 60},
+                   "detect": {"backend": "oracle", "oracle_box_noise": 0.01},
+                   "embed": {"backbone": "tiny", "emb_dim": EMB_DIM, "batch_size": 16, "device": "cpu"},
+                   "spool": {"dir": str(tmp_path / "spool")}},
+        "associator": {"store_dir": str(tmp_path / "store"), "metrics_port": 0,
+                       "window": {"window_s": 100000.0, "allowed_lateness_s": 80000.0},
+                       "train_after_new_pairs": 1, "train_period_s": 2.0},
+        "trainer": {"backbone": "tiny", "emb_dim": EMB_DIM, "p": 2, "k": 2, "tsccc_gap_s": 1.0,
+                    "epochs_per_round": 1, "max_batches_per_round": 4, "max_images_per_tracklet": 8,
+                    "image_height": 128, "image_width": 64, "device": "cpu",
+                    "checkpoint_dir": str(tmp_path / "ckpt"), "metrics_port": 0},
+    })
+
+
+def start_associator(cfg: Path, tmp_path: Path) -> tuple[Daemon, dict]:
+    ready = tmp_path / "assoc.ready.json"
+    d = Daemon(["associator", "--config", str(cfg), "--ready-file", str(ready)], tmp_path / "assoc.log", ONE_THREAD)
+    return d, d.wait_file(ready)
+
+
+def start_ingest(cfg: Path, world_dir: Path, camera: str, tmp_path: Path, *extra: str) -> tuple[Daemon, int]:
+    port = free_port()
+    d = Daemon(["ingest", "--config", str(cfg), "--camera", camera, "--world", str(world_dir),
+                "--metrics-port", str(port), *extra], tmp_path / f"ingest-{camera}.log", ONE_THREAD)
+    return d, port
+
+
+def wait_until(cond, timeout_s: float, what: str, *daemons: Daemon):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        for d in daemons:
+            if d.proc.poll() not in (None, 0):
+                raise AssertionError(f"{d.log_path.name} exited {d.proc.returncode} while waiting for {what}:\n"
+                                     f"{d.log()}")
+        time.sleep(0.1)
+    logs = "\n".join(f"--- {d.log_path.name}\n{d.log()[-2500:]}" for d in daemons)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{logs}")
+
+
+def kv_of(line: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+)=(\S+)", line))
+
+
+def log_lines(d: Daemon, message: str) -> list[str]:
+    return [l for l in d.log_path.read_text(errors="replace").splitlines() if message in l]
+
+
+def metric(port: int, name: str, labels: str = "") -> float | None:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name) and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_round_is_requested_trained_announced_and_hot_swapped(tmp_path, small_world):
+    eps = endpoints()
+    cfg = loop_config(tmp_path, small_world, eps)
+    daemons: list[Daemon] = []
+    client = RpcClient(eps["lookup"])
+    try:
+        assoc, _ = start_associator(cfg, tmp_path)
+        daemons.append(assoc)
+        trainer_ready = tmp_path / "trainer.ready.json"
+        trainer = Daemon(["trainer", "--config", str(cfg), "--ready-file", str(trainer_ready)],
+                         tmp_path / "trainer.log", ONE_THREAD)
+        daemons.append(trainer)
+        info = trainer.wait_file(trainer_ready)
+        assert info["model_version"] == 0 and info["weights"] == eps["weights"]
+        # Phase 1: the two cameras most people walk between, read as fast as possible (file mode).
+        first = [start_ingest(cfg, small_world, cam, tmp_path)[0] for cam in ("cam2", "cam3")]
+        daemons += first
+
+        announced = wait_until(lambda: log_lines(trainer, "weights announced"), 120,
+                               "the trainer's first announcement", *daemons)
+        v1 = kv_of(announced[0])
+        assert v1["version"] == "1" and Path(v1["path"]).is_file() and sha256_file(v1["path"]) == v1["sha256"]
+        assert log_lines(assoc, "train round requested"), "the associator asked for the round"
+        assert "kind=within" in log_lines(trainer, "round done")[0], "round 0 is within-camera (TSCCC)"
+        stats = wait_until(lambda: (s := client.call({"op": "stats"}))["model_version"] >= 1 and s, 60,
+                           "the associator to re-embed its window", *daemons)
+        reembedded = log_lines(assoc, "window re-embedded with new model")
+        assert reembedded and int(kv_of(reembedded[0])["tracklets"]) > 0
+        with Store.open(tmp_path / "store", read_only=True) as st:
+            def one_version():      # one snapshot: the store's current version and the window's embeddings
+                versions = {t.model_version for t in st.tracklets_between(-1e18, 1e18)}
+                return len(versions) == 1 and min(versions) >= 1
+            wait_until(one_version, 20, "every window tracklet embedded by one version >= 1", *daemons)
+        assert stats["tracklets"] > 0
+
+        # Phase 2: a camera that starts now, replayed against the clock, picks up the announced
+        # version mid-file (repeated announcements reach late subscribers) and swaps between
+        # batches; a swap that stalled the loop would overflow the paced decode queue and drop frames.
+        for d in first:
+            assert d.proc.wait(timeout=120) == 0, d.log()
+        late, _ = start_ingest(cfg, small_world, "cam1", tmp_path, "--epoch", f"{time.time() + 1:.3f}",
+                               "--speed", "2")
+        daemons.append(late)
+        assert late.proc.wait(timeout=120) == 0, late.log()
+        swapped = log_lines(late, "tastr_stream.ingest model swapped")
+        assert swapped and int(kv_of(swapped[0])["to"]) >= 1, late.log()
+        for d in first + [late]:
+            done = kv_of(log_lines(d, "ingest finished")[0])
+            assert done["frames_dropped"] == "0" and done["frames"] == done["frames_decoded"], d.log()
+            assert int(done["unacked"]) == 0
+        metrics_port = info["metrics_port"]
+        assert metric(metrics_port, "tastr_trainer_rounds_total") >= 1
+        assert metric(metrics_port, "tastr_model_version", 'daemon="trainer"') >= 1
+    finally:
+        client.close()
+        codes = {d.log_path.name: d.stop() for d in reversed(daemons)}
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def test_truncated_checkpoint_is_rejected_and_old_model_keeps_serving(tmp_path, small_world):
+    eps = endpoints()
+    cfg = loop_config(tmp_path, small_world, eps)
+    good = publish_checkpoint(build_reid_model("tiny", EMB_DIM, seed=1), tmp_path / "bad", 99)
+    data = Path(good.path).read_bytes()
+    Path(good.path).write_bytes(data[: len(data) - 100])                     # torn: weights cut short
+    ann = WeightsAnnouncement(version=99, path=good.path, sha256=sha256_file(good.path),
+                              backbone="tiny", emb_dim=EMB_DIM)
+    ctx = zmq.Context()
+    publisher = AnnouncementPublisher(eps["weights"], context=ctx)           # stands in for the trainer
+    daemons: list[Daemon] = []
+    client = RpcClient(eps["lookup"], context=ctx)
+    try:
+        assoc, _ = start_associator(cfg, tmp_path)
+        daemons.append(assoc)
+        # A paced replay keeps the ingest running while the bad weights arrive.
+        ingest, port = start_ingest(cfg, small_world, "cam2", tmp_path, "--epoch", f"{time.time():.3f}",
+                                    "--speed", "2")
+        daemons.append(ingest)
+        wait_until(lambda: log_lines(ingest, "ingest started"), 60, "ingest start", *daemons)
+
+        def rejected_by_both():
+            publisher.publish(ann)
+            return (log_lines(ingest, "checkpoint rejected; old model keeps serving")
+                    and log_lines(assoc, "announced checkpoint rejected"))
+
+        wait_until(rejected_by_both, 40, "both daemons to reject the torn checkpoint", *daemons)
+        assert "truncated" in log_lines(ingest, "checkpoint rejected")[0]
+        decoded = metric(port, "tastr_ingest_frames_decoded_total")
+        for _ in range(10):                                                  # repeats, as the trainer does
+            publisher.publish()
+            time.sleep(0.25)
+        assert metric(port, "tastr_model_version") == 0.0
+        assert metric(port, "tastr_ingest_frames_decoded_total") > decoded, "ingest keeps decoding"
+        assert client.call({"op": "stats"})["model_version"] == 0
+        assert len(log_lines(assoc, "announced checkpoint rejected")) == 1, "a repeated bad announcement is " \
+            "rejected once, not re-read every repeat"
+        assert len(log_lines(ingest, "checkpoint rejected")) == 1
+    finally:
+        client.close()
+        publisher.close()
+        codes = {d.log_path.name: d.stop() for d in reversed(daemons)}
+        ctx.destroy(linger=0)
+    assert all(c == 0 for c in codes.values()), codes
