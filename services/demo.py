@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     runner = NetworkRunner(config_path, run_dir, cfg.network.camera_ids, world_dir=world_dir, speed=args.speed)
     print(f"[demo] detector: {detect['backend']}; starting associator, trainer and {len(cfg.network.camera_ids)} ingest processes")
     info = runner.start()
+    print(f"[demo] web page    http://127.0.0.1:{info['http_port']}/   (camera graph, identities, search)")
     print(f"[demo] lookup API  http://127.0.0.1:{info['http_port']}/api/recent   metrics "
           f"http://127.0.0.1:{info['metrics_port']}/metrics   logs {run_dir / 'logs'}")
     view = LiveView(cfg.endpoints.lookup)
@@ -133,4 +134,5 @@ def run(args: argparse.Namespace) -> int:
                                               else "none (no training round finished during the run)"))
     print(f"\n[demo] the store stays in {run_dir / 'store'}; config {config_path}")
     print(f"[demo] next time, while it runs: tastr-stream lookup --config {config_path} recent")
+    print(f"[demo]                           tastr-stream status --run {run_dir}")
     return 130 if interrupted else (1 if runner.failed() else 0)

@@ -101,7 +101,15 @@ class NetworkRunner:
             elif self.world_dir is not None:
                 args += ["--world", str(self.world_dir)]
             self._spawn(f"ingest-{cam}", args, port, INGEST_ENV)
+        self._write_daemon_list()
         return info
+
+    def _write_daemon_list(self) -> None:
+        """``daemons.json``: every daemon's metrics port, for ``tastr-stream status --run DIR``."""
+        rows = [{"name": p.name, "kind": p.name.split("-")[0], "metrics_port": p.metrics_port} for p in self.procs]
+        tmp = self.run_dir / "daemons.json.tmp"
+        tmp.write_text(json.dumps(rows, indent=1))
+        os.replace(tmp, self.run_dir / "daemons.json")
 
     def ingest_running(self) -> list[Proc]:
         return [p for p in self.procs if p.name.startswith("ingest-") and p.popen.poll() is None]

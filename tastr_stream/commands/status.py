@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import TastrError
@@ -52,6 +53,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="host the config's metrics ports are on")
     p.add_argument("--metrics", action="append", default=[], metavar="[NAME=]URL",
                    help="an extra metrics endpoint, e.g. ingest-cam3=http://10.0.0.7:9622/metrics (repeatable)")
+    p.add_argument("--run", metavar="DIR", help="a demo/replay run folder: its daemons.json names every "
+                                                "daemon's metrics port (they are random there)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per scrape")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     p.set_defaults(func=run)
@@ -74,6 +77,16 @@ def targets_from_config(cfg, host: str) -> list[Target]:
         out.append(target(f"ingest {cam}", "ingest", base + i if base else 0, "ingest.metrics_port_base"))
     out.append(target("trainer", "trainer", cfg.trainer.metrics_port, "trainer.metrics_port"))
     return out
+
+
+def targets_from_run(run_dir: str, host: str) -> list[Target]:
+    """Targets from the ``daemons.json`` a demo or replay writes: ``[{name, kind, metrics_port}]``."""
+    path = Path(run_dir) / "daemons.json"
+    try:
+        rows = json.loads(path.read_text())
+        return [Target(str(r["name"]), _url(host, int(r["metrics_port"])), str(r.get("kind", ""))) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TastrError(f"{path}: cannot read the run's daemon list ({exc}); is a demo or replay running there?") from None
 
 
 def parse_target(spec: str) -> Target:
@@ -187,9 +200,11 @@ def run(args: argparse.Namespace) -> int:
         from ..config import load_config
 
         targets += targets_from_config(load_config(args.config), args.host)
+    if args.run:
+        targets += targets_from_run(args.run, args.host)
     targets += [parse_target(spec) for spec in args.metrics]
     if not targets:
-        raise TastrError("give --config FILE and/or --metrics URL")
+        raise TastrError("give --config FILE, --run DIR and/or --metrics URL")
     # Concurrently, so one unreachable box costs one timeout, not one per daemon.
     with ThreadPoolExecutor(max_workers=min(16, len(targets))) as pool:
         rows = list(pool.map(lambda t: scrape(t, args.timeout), targets))

@@ -95,4 +95,17 @@ def test_status_json_with_explicit_urls(live_associator):
 
 def test_status_without_targets_is_a_one_line_error():
     proc = status()
-    assert proc.returncode == 2 and "give --config FILE and/or --metrics URL" in proc.stderr
+    assert proc.returncode == 2 and "give --config FILE, --run DIR and/or --metrics URL" in proc.stderr
+
+
+def test_status_of_a_run_folder_reads_its_daemon_list(live_associator, tmp_path):
+    """demo/replay pick random metrics ports and list them in <run>/daemons.json."""
+    (tmp_path / "daemons.json").write_text(json.dumps([
+        {"name": "associator", "kind": "associator", "metrics_port": live_associator.ready["metrics_port"]},
+        {"name": "trainer", "kind": "trainer", "metrics_port": live_associator.down_ports["trainer"]}]))
+    proc = status("--run", str(tmp_path), "--json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert rows["associator"]["up"] and not rows["trainer"]["up"]
+    proc = status("--run", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "daemons.json" in proc.stderr

@@ -6,6 +6,7 @@ a report that is missing or unreadable.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -26,6 +27,9 @@ def test_demo_runs_to_its_report(tmp_path):
     stored = int(out.split("tracklets stored")[1].split()[0])
     assert stored > 0, out[-3000:]
     assert (tmp_path / "demo" / "store").exists() and (tmp_path / "demo" / "logs" / "associator.log").exists()
+    daemons = {d["name"]: d for d in json.loads((tmp_path / "demo" / "daemons.json").read_text())}
+    assert set(daemons) == {"associator", "trainer", "ingest-cam1", "ingest-cam2", "ingest-cam3"}
+    assert "model versions swapped in" in out and "status --run" in out
 
 
 def test_replay_plays_a_synthetic_world_as_a_live_network(tmp_path, small_world):
