@@ -171,11 +171,17 @@ def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> bool:
     from tastr_stream.errors import TastrError
     from tastr_stream.models.checkpoint import model_from_checkpoint
     from tastr_stream.pipeline.reembed import CropEmbedder
+    from tastr_stream.wire.checkpoints import CheckpointResolver
 
     embed = cfg.ingest.embed
+    # The associator usually shares the trainer's disk; when not, the file is fetched (blocking this
+    # loop like the re-embedding below; tracklet senders spool and retry meanwhile).
+    resolver = CheckpointResolver(cfg.endpoints.checkpoints, embed.checkpoint_cache_dir,
+                                  timeout_s=embed.checkpoint_fetch_timeout_s)
     try:
-        model, header = model_from_checkpoint(ann.path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
-    except TastrError as e:
+        path = resolver.resolve(ann)
+        model, header = model_from_checkpoint(path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
+    except (TastrError, OSError) as e:
         log.error("announced checkpoint rejected; keeping the current model",
                   extra={"kv": {"version": ann.version, "path": ann.path, "error": e}})
         return False

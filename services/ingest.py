@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.tracklet.hotswap import WeightSwapper
     from tastr_stream.wire import encode
     from tastr_stream.wire.announce import AnnouncementSubscriber
+    from tastr_stream.wire.checkpoints import CheckpointResolver
     from tastr_stream.wire.channels import ReliableSender
     from tastr_stream.wire.spool import DiskSpool
 
@@ -93,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         log.info("model swapped", extra={"kv": {"camera": args.camera, "from": old, "to": new}})
 
     background = BackgroundExtractor(extractor, on_swap=on_swap).start()
-    swapper = WeightSwapper(background, expect_backbone=icfg.embed.backbone, expect_emb_dim=icfg.embed.emb_dim).start()
+    # Announced paths are the trainer's; this box may not see them, so missing files are fetched.
+    resolver = CheckpointResolver(cfg.endpoints.checkpoints, icfg.embed.checkpoint_cache_dir,
+                                  timeout_s=icfg.embed.checkpoint_fetch_timeout_s)
+    swapper = WeightSwapper(background, expect_backbone=icfg.embed.backbone, expect_emb_dim=icfg.embed.emb_dim,
+                            resolver=resolver).start()
     metrics.model_version.set(version)
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
 

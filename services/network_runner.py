@@ -36,6 +36,7 @@ def free_port() -> int:
 def loopback_endpoints() -> dict:
     return {"tracklets": f"tcp://127.0.0.1:{free_port()}", "lookup": f"tcp://127.0.0.1:{free_port()}",
             "weights": f"tcp://127.0.0.1:{free_port()}", "train_requests": f"tcp://127.0.0.1:{free_port()}",
+            "checkpoints": f"tcp://127.0.0.1:{free_port()}",
             "http_port": free_port()}
 
 

@@ -4,7 +4,9 @@ PULLs train requests (``endpoints.train_requests``), reads tracklets, crops and 
 from the store READ-ONLY (the associator is its single writer), trains one round on a worker
 thread (``train.live``), writes ``reid-v<N>.ckpt`` atomically and PUBlishes
 ``{version, path, sha256}`` on ``endpoints.weights``, repeating the newest announcement every
-couple of seconds so extractors and an associator that (re)connect late still get it.
+couple of seconds so extractors and an associator that (re)connect late still get it. Boxes that
+cannot see the announced path fetch the file by version from the checkpoint server it binds on
+``endpoints.checkpoints`` (served in chunks from this main loop, only from the checkpoint folder).
 
 Requests that arrive while a round runs coalesce into one next round: a request says "there is
 new evidence", and one round reads all of it. The main thread owns every socket; the worker
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.errors import ConfigError
     from tastr_stream.serve.metrics import TrainerMetrics, serve_metrics
     from tastr_stream.wire.announce import AnnouncementPublisher
+    from tastr_stream.wire.checkpoints import CheckpointServer
     from tastr_stream.wire.requests import TrainRequestReceiver
 
     cfg = load_config(args.config)
@@ -129,13 +132,16 @@ def run(args: argparse.Namespace) -> int:
     metrics.model_version.set(trainer.serving.version)
     requests = TrainRequestReceiver(cfg.endpoints.train_requests)
     publisher = AnnouncementPublisher(cfg.endpoints.weights)
+    checkpoints = CheckpointServer(cfg.endpoints.checkpoints, trainer.checkpoint_dir)
     if trainer.serving.announcement is not None:
         publisher.publish(trainer.serving.announcement)    # a restarted trainer re-announces its newest
     stop = stop_on_signals()
     if args.ready_file:
         _write_ready(args.ready_file, {"metrics_port": server.port, "train_requests": requests.endpoint,
-                                       "weights": publisher.endpoint, "model_version": trainer.serving.version})
+                                       "weights": publisher.endpoint, "checkpoints": checkpoints.endpoint,
+                                       "model_version": trainer.serving.version})
     log.info("trainer started", extra={"kv": {"train_requests": requests.endpoint, "weights": publisher.endpoint,
+                                              "checkpoints": checkpoints.endpoint,
                                               "metrics_port": server.port, "model_version": trainer.serving.version,
                                               "device": trainer.device}})
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="train-round")
@@ -144,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
     last_repeat = time.monotonic()
     try:
         while not stop.is_set():
-            for req in requests.poll(timeout_ms=100):
+            # While a box is downloading, turn the loop quickly so chunks flow; else wait on requests.
+            served = checkpoints.serve(timeout_ms=0)
+            for req in requests.poll(timeout_ms=2 if served else 100):
                 pending += 1
                 log.info("train request", extra={"kv": {"round": req.round, "reason": req.reason,
                                                         "model_version": req.model_version,
@@ -164,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         pool.shutdown(wait=True)     # a running round sees ``stop`` between batches and ends
         requests.close()
         publisher.close()
+        checkpoints.close()
         trainer.close()
         server.close()
     log.info("trainer stopped")

@@ -18,10 +18,12 @@ class Endpoints(Section):
     weights: str = "tcp://127.0.0.1:5703"
     # Associator PUSHes train-round requests to the trainer.
     train_requests: str = "tcp://127.0.0.1:5704"
+    # Trainer ROUTER serving checkpoint bytes by version, for boxes that do not share its disk.
+    checkpoints: str = "tcp://127.0.0.1:5705"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
-    @field_validator("tracklets", "lookup", "weights", "train_requests")
+    @field_validator("tracklets", "lookup", "weights", "train_requests", "checkpoints")
     @classmethod
     def _zmq_endpoint(cls, v: str) -> str:
         if not v.startswith(_SCHEMES):

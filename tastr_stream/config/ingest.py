@@ -59,6 +59,11 @@ class EmbedConfig(Section):
     emb_dim: int = Field(default=512, ge=8, le=4096)
     batch_size: int = Field(default=32, ge=1, le=1024)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # An announced checkpoint this box cannot read at its announced path is fetched from
+    # endpoints.checkpoints into this folder (the newest few versions are kept).
+    checkpoint_cache_dir: str = "runs/checkpoint-cache"
+    checkpoint_fetch_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                              description="longest wait for one chunk of a fetched checkpoint")
 
 
 class SpoolConfig(Section):

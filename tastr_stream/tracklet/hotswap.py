@@ -8,6 +8,10 @@ ready model; the extractor only swaps a reference between batches (see ``extract
 Rules: versions must increase (an announcement not newer than what is serving or pending is
 ignored and counted); a missing, truncated, corrupt, checksum-mismatched or wrong-architecture
 checkpoint is logged once (path and reason), counted, and the old model keeps serving.
+
+Edge boxes do not share the trainer's disk: with a ``resolver`` (``wire.checkpoints.
+CheckpointResolver``) an announced path this box lacks is fetched from the trainer's checkpoint
+server on this same background thread; a failed fetch is a rejection like a corrupt file.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
+from ..errors import ModelError, WireError
 from ..models.checkpoint import model_from_checkpoint
 from ..wire.records import WeightsAnnouncement
 from .extractor import BackgroundExtractor
+
+if TYPE_CHECKING:
+    from ..wire.checkpoints import CheckpointResolver
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +47,17 @@ class WeightSwapper:
     ``expect_emb_dim`` / ``expect_backbone``: when set, a checkpoint of another architecture is
     rejected (embeddings of another size would break everything downstream).
     ``loader`` (path, sha256) -> (model, header) replaces ``model_from_checkpoint`` in tests.
+    ``resolver``: maps each announcement to a local verified file (fetching it when this box lacks
+    ``ann.path``) before ``loader`` reads it; None loads ``ann.path`` as announced.
     """
 
     def __init__(self, target: BackgroundExtractor, *, expect_backbone: str | None = None,
                  expect_emb_dim: int | None = None,
                  loader: Callable[[str, str], tuple[Any, dict]] | None = None,
+                 resolver: CheckpointResolver | None = None,
                  max_queued: int = 16, name: str = "weight-swapper") -> None:
         self.target = target
+        self._resolver = resolver
         self._expect_backbone = expect_backbone
         self._expect_emb_dim = expect_emb_dim
         self._loader = loader or self._load_verified
@@ -122,7 +133,7 @@ class WeightSwapper:
                      extra={"kv": {"version": ann.version, "newest": newest, "path": ann.path}})
             return self._count(STALE)
         try:
-            model, header = self._loader(ann.path, ann.sha256)
+            model, header = self._loader(self._local_path(ann), ann.sha256)
             self._check_header(ann, header)
             model = self.target.extractor.prepare(model)
         except ModelError as exc:
@@ -135,6 +146,14 @@ class WeightSwapper:
         log.info("new weights handed to the extractor",
                  extra={"kv": {"version": ann.version, "path": ann.path, "backbone": header.get("backbone")}})
         return self._count(HANDED_OVER)
+
+    def _local_path(self, ann: WeightsAnnouncement) -> str:
+        if self._resolver is None:
+            return ann.path
+        try:
+            return str(self._resolver.resolve(ann))
+        except (WireError, OSError) as exc:     # OSError: e.g. an unwritable cache folder
+            raise ModelError(f"checkpoint v{ann.version} unavailable: {exc}") from exc
 
     def _check_header(self, ann: WeightsAnnouncement, header: dict) -> None:
         if header.get("version") != ann.version:

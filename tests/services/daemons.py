@@ -26,6 +26,7 @@ def free_port() -> int:
 def endpoints() -> dict:
     return {"tracklets": f"tcp://127.0.0.1:{free_port()}", "lookup": f"tcp://127.0.0.1:{free_port()}",
             "weights": f"tcp://127.0.0.1:{free_port()}", "train_requests": f"tcp://127.0.0.1:{free_port()}",
+            "checkpoints": f"tcp://127.0.0.1:{free_port()}",
             "http_port": 0}
 
 
