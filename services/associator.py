@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
     from tastr_stream.config import load_config
     from tastr_stream.pipeline.associator import AssociatorCore
+    from tastr_stream.pipeline.model_switch import ModelSwitch
     from tastr_stream.pipeline.reembed import CropEmbedder
     from tastr_stream.serve.http_api import HttpApi
     from tastr_stream.serve.lookup import LookupService
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                    pages=load_pages(), network=network_view(cfg.network, acfg.association.str_prior)).start()
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
     train_requests = TrainRequestSender(cfg.endpoints.train_requests)
-    rejected: set[tuple[int, str]] = set()    # announcements already rejected: the trainer repeats them
+    switch = ModelSwitch(core, lambda ann: _load_announced(ann, cfg))
     stop = stop_on_signals()
     if args.ready_file:
         import json
@@ -100,9 +101,14 @@ def run(args: argparse.Namespace) -> int:
                 rpc.reply(req, lookup.handle(req.body) if req.error is None
                           else {"ok": False, "error": str(req.error)})
             for ann in subscriber.poll(0):
-                if ann.version > core.model_version and (ann.version, ann.sha256) not in rejected:
-                    if not _swap(core, ann, cfg, metrics):
-                        rejected.add((ann.version, ann.sha256))
+                if switch.offer(ann):
+                    log.info("new model announced; re-embedding the window in the background",
+                             extra={"kv": {"version": ann.version, "tracklets": len(core.window_ids())}})
+            done = switch.poll()
+            if done is not None:
+                log.info("window re-embedded with new model",
+                         extra={"kv": {"version": done.version, "tracklets": done.tracklets,
+                                       "seconds": round(done.seconds, 2)}})
             now = time.monotonic()
             if now - last_tick >= 1.0:
                 last_tick = now
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                     metrics.links.labels(status=status).set(n)
                 _request_round(core, train_requests, metrics, now)
     finally:
+        switch.close()
         train_requests.close()
         http.close()
         rpc.close()
@@ -167,29 +174,19 @@ def _request_round(core: AssociatorCore, sender: TrainRequestSender, metrics: As
     core.policy.requested(now_s)
 
 
-def _swap(core: AssociatorCore, ann, cfg, metrics: AssociatorMetrics) -> bool:
-    from tastr_stream.errors import TastrError
+def _load_announced(ann, cfg):
+    """On the switch's worker thread: the announced checkpoint as a crop embedder (fetched from
+    the trainer when this box does not share its disk); TastrError/OSError reject it."""
     from tastr_stream.models.checkpoint import model_from_checkpoint
     from tastr_stream.pipeline.reembed import CropEmbedder
     from tastr_stream.wire.checkpoints import CheckpointResolver
 
     embed = cfg.ingest.embed
-    # The associator usually shares the trainer's disk; when not, the file is fetched (blocking this
-    # loop like the re-embedding below; tracklet senders spool and retry meanwhile).
     resolver = CheckpointResolver(cfg.endpoints.checkpoints, embed.checkpoint_cache_dir,
                                   timeout_s=embed.checkpoint_fetch_timeout_s)
-    try:
-        path = resolver.resolve(ann)
-        model, header = model_from_checkpoint(path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
-    except (TastrError, OSError) as e:
-        log.error("announced checkpoint rejected; keeping the current model",
-                  extra={"kv": {"version": ann.version, "path": ann.path, "error": e}})
-        return False
-    t0 = time.perf_counter()
-    n = core.swap_model(CropEmbedder.from_model(model, ann.version, device=embed.device), ann.version)
-    log.info("window re-embedded with new model", extra={"kv": {"version": ann.version, "tracklets": n,
-                                                                "seconds": round(time.perf_counter() - t0, 2)}})
-    return True
+    path = resolver.resolve(ann)
+    model, _ = model_from_checkpoint(path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
+    return CropEmbedder.from_model(model, ann.version, device=embed.device)
 
 
 def _thumbnail(store: Store, tracklet_id: str) -> bytes | None:

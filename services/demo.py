@@ -31,6 +31,9 @@ def register(sub) -> None:
                    help="walkway lengths MIN,MAX in metres; short so people cross cameras within the demo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    p.add_argument("--train-wait-s", type=float, default=180.0,
+                   help="after the cameras end, wait this long at most for a training round in flight and "
+                        "the associator's switch to its version (0: stop at once)")
     p.add_argument("--detector", choices=["auto", "yolo-pose", "hog", "oracle"], default="auto",
                    help="auto: YOLO11n-pose when its ONNX export is present, else OpenCV HOG")
     p.set_defaults(func=run)
@@ -119,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[demo] a process failed: {bad}")
                 break
         view.tick(0)
+        if not runner.failed():
+            print(f"[demo] cameras done; letting a training round in flight finish (at most {args.train_wait_s:.0f} s)")
+            if not runner.wait_for_training(args.train_wait_s, tick=lambda: view.tick(0)):
+                print("[demo] a training round was still running; stopping it")
     except KeyboardInterrupt:
         interrupted = True
         print("\n[demo] interrupted: stopping every process")

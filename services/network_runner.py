@@ -112,6 +112,25 @@ class NetworkRunner:
         tmp.write_text(json.dumps(rows, indent=1))
         os.replace(tmp, self.run_dir / "daemons.json")
 
+    def wait_for_training(self, timeout_s: float, tick=None) -> bool:
+        """After the cameras end: let a round in flight finish and the associator switch to its
+        version (so a short run still shows the swap). True when nothing is left in flight."""
+        trainer = next((p for p in self.procs if p.name == "trainer" and p.popen.poll() is None), None)
+        assoc = next((p for p in self.procs if p.name == "associator"), None)
+        if trainer is None or assoc is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            busy = scrape_gauge(trainer.metrics_port, "tastr_trainer_round_in_progress")
+            trained = scrape_gauge(trainer.metrics_port, "tastr_model_version") or 0.0
+            serving = scrape_gauge(assoc.metrics_port, "tastr_model_version") or 0.0
+            if not busy and serving >= trained:
+                return True
+            if tick is not None:
+                tick()
+            time.sleep(1.0)
+        return False
+
     def ingest_running(self) -> list[Proc]:
         return [p for p in self.procs if p.name.startswith("ingest-") and p.popen.poll() is None]
 
@@ -132,6 +151,24 @@ class NetworkRunner:
                     log.warning("process did not stop; killing it", extra={"kv": {"name": p.name}})
                     p.popen.kill()
                     p.popen.wait(timeout=10)
+
+
+def scrape_gauge(port: int, name: str, timeout_s: float = 2.0) -> float | None:
+    """One sample of a daemon's metric (first series), or None when unreachable or absent."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout_s) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
+            try:
+                return float(line.rsplit(" ", 1)[1])
+            except ValueError:
+                return None
+    return None
 
 
 def swapped_versions(run_dir: Path) -> list[int]:

@@ -164,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
             if running is None and pending:
                 running = pool.submit(trainer.round, stop, pending)
                 pending = 0
+            metrics.round_in_progress.set(0 if running is None else 1)
             now = time.monotonic()
             if now - last_repeat >= REPEAT_ANNOUNCEMENT_S:
                 publisher.publish()

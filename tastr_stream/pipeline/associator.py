@@ -152,13 +152,43 @@ class AssociatorCore:
         return len(links)
 
     def swap_model(self, embed_crops, version: int) -> int:
-        """Re-embed the whole window with model ``version`` and switch atomically; returns count."""
+        """Re-embed the whole window with model ``version`` and switch atomically; returns count.
+
+        Blocking; the daemon splits it (``reembed_window`` on a worker thread, then
+        ``apply_swap`` on its loop) so that intake and lookups go on meanwhile."""
+        return self.apply_swap(embed_crops, version, self.reembed_window(embed_crops, version, self.window_ids()))
+
+    def window_ids(self) -> list[str]:
+        return [m.tracklet_id for m in self.assoc.tracklets()]
+
+    def reembed_window(self, embed_crops, version: int, tracklet_ids, cancelled=None) -> dict[str, np.ndarray]:
+        """Features of ``tracklet_ids`` by model ``version``, from their stored crops.
+
+        Safe on another thread: it only reads the store (pooled reader connections) and never
+        touches the window. Evicted ids are skipped; ``cancelled()`` true stops early (partial)."""
         feats: dict[str, np.ndarray] = {}
-        for meta in self.assoc.tracklets():
-            emb, got = embed_crops(self.store.crops(meta.tracklet_id))
+        for tid in tracklet_ids:
+            if cancelled is not None and cancelled():
+                break
+            try:
+                crops = self.store.crops(tid)
+            except TastrError:
+                continue                      # evicted meanwhile
+            emb, got = embed_crops(crops)
             if got != version:
                 raise TastrError(f"re-embedding produced version {got}, expected {version}")
-            feats[meta.tracklet_id] = emb
+            if emb is not None:
+                feats[tid] = emb
+        return feats
+
+    def apply_swap(self, embed_crops, version: int, feats: dict[str, np.ndarray]) -> int:
+        """Switch the window to ``version`` given features computed off the loop; tracklets that
+        arrived since (not in ``feats``) are embedded here. Returns the window size switched."""
+        window = self.window_ids()
+        feats = {t: feats[t] for t in window if t in feats}
+        missing = [t for t in window if t not in feats]
+        if missing:
+            feats.update(self.reembed_window(embed_crops, version, missing))
         changes = self.assoc.reembed(feats, version) if feats else None
         self.store.put_embeddings(version, feats)
         self.store.kv_set("model_version", version)

@@ -87,3 +87,4 @@ class TrainerMetrics:
         self.loss = Gauge("tastr_trainer_loss", "Last batch-hard triplet loss", registry=r)
         self.model_version = Gauge("tastr_model_version", "Model version in use", ["daemon", "camera"], registry=r).labels(daemon="trainer", camera="")
         self.checkpoints_rejected = Counter("tastr_trainer_checkpoints_rejected_total", "Checkpoints that failed verification", registry=r)
+        self.round_in_progress = Gauge("tastr_trainer_round_in_progress", "1 while a training round runs", registry=r)
