@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     world_dir = ensure_world(run_dir / "world", cameras=args.cameras, people=args.people, minutes=args.minutes,
                              resolution=(w, h), fps=args.fps, seed=args.seed, path_range_m=path_range,
                              progress=True)
-    for stale in ("store", "spool", "checkpoints"):
+    for stale in ("store", "spool", "checkpoints", "logs"):
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     detect = pick_detector(args.detector, repo_root)
     config_path = write_toml(run_dir / "network.toml",

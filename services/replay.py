@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = Path(args.dataset).resolve()
     run_dir = Path(args.out).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("store", "spool", "checkpoints"):
+    for stale in ("store", "spool", "checkpoints", "logs"):
         shutil.rmtree(run_dir / stale, ignore_errors=True)
     repo_root = Path(__file__).resolve().parents[1]
     world = None

@@ -4,7 +4,8 @@ Loading a checkpoint (maybe fetched from the trainer) and re-embedding a window 
 tracklets from their crops takes minutes on a CPU; done on the daemon's loop it would stall
 intake (senders spool and retry), lookups and metrics for all that time. So a ``ModelSwitch``
 does both on one worker thread and the loop only applies the finished result
-(``AssociatorCore.apply_swap``), which also embeds the few tracklets that arrived meanwhile.
+(``AssociatorCore.apply_swap``). Tracklets that arrived meanwhile get a catch-up pass on the
+worker when there are many, and are embedded on the loop only when a few remain.
 Until then the window keeps comparing with the old version: never two versions at once.
 
 A newer announcement while one is in flight cancels it (between tracklets) and starts over; a
@@ -27,6 +28,10 @@ from ..wire.records import WeightsAnnouncement
 from .associator import AssociatorCore
 
 log = logging.getLogger(__name__)
+
+# At most this many late arrivals are embedded on the loop when a switch is applied; more go back
+# to the worker first (a catch-up pass), so the loop never stalls for long.
+CATCH_UP_ON_LOOP = 4
 
 # (announcement) -> embed_crops(list[bytes]) -> (mean embedding, version); raises TastrError/OSError.
 Loader = Callable[[WeightsAnnouncement], Any]
@@ -75,10 +80,11 @@ class ModelSwitch:
         self._inflight = _InFlight(ann, cancel, future, time.perf_counter())
         return True
 
-    def _prepare(self, ann: WeightsAnnouncement, ids: list[str], cancel: threading.Event):
-        embed_crops = self._load(ann)
-        feats = self.core.reembed_window(embed_crops, ann.version, ids, cancelled=cancel.is_set)
-        return embed_crops, feats
+    def _prepare(self, ann: WeightsAnnouncement, ids: list[str], cancel: threading.Event, embed_crops=None,
+                 feats: dict | None = None):
+        embed_crops = embed_crops or self._load(ann)
+        fresh = self.core.reembed_window(embed_crops, ann.version, ids, cancelled=cancel.is_set)
+        return embed_crops, {**(feats or {}), **fresh}
 
     def poll(self) -> SwitchDone | None:
         """On the loop's thread: apply a finished switch. None while nothing finished."""
@@ -90,6 +96,12 @@ class ModelSwitch:
             return None
         try:
             embed_crops, feats = job.future.result()
+            missing = [t for t in self.core.window_ids() if t not in feats]
+            if len(missing) > CATCH_UP_ON_LOOP:
+                # Many tracklets arrived during the re-embedding: embed those off the loop too.
+                future = self._pool.submit(self._prepare, job.ann, missing, job.cancel, embed_crops, feats)
+                self._inflight = _InFlight(job.ann, job.cancel, future, job.started_s)
+                return None
             n = self.core.apply_swap(embed_crops, job.ann.version, feats)
         except (TastrError, OSError) as exc:
             self._rejected.add((job.ann.version, job.ann.sha256))
@@ -100,14 +112,16 @@ class ModelSwitch:
 
     def wait(self, timeout_s: float) -> SwitchDone | None:
         """Block until the switch in flight finished and apply it (tests, shutdown)."""
-        job = self._inflight
-        if job is None:
-            return None
-        try:
-            job.future.exception(timeout=timeout_s)
-        except TimeoutError:
-            return None
-        return self.poll()
+        deadline = time.monotonic() + timeout_s
+        while self._inflight is not None:
+            try:
+                self._inflight.future.exception(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return None
+            done = self.poll()
+            if done is not None:
+                return done
+        return None
 
     def close(self) -> None:
         if self._inflight is not None:

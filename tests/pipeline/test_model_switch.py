@@ -47,7 +47,7 @@ def world():
 
 def test_switch_runs_off_the_loop_and_covers_late_arrivals(tmp_path, world):
     metas = sorted(world, key=lambda m: m.t_end_s)
-    early, late = metas[:-3], metas[-3:]
+    early, late = metas[:-8], metas[-8:]        # more late arrivals than the loop embeds itself
     gate = threading.Event()
     embedder = GatedEmbedder(1, gate)
     with Store.open(tmp_path / "store") as store:
@@ -63,6 +63,7 @@ def test_switch_runs_off_the_loop_and_covers_late_arrivals(tmp_path, world):
         gate.set()
         done = switch.wait(10)
         assert done is not None and done.version == 1 and done.tracklets == len(metas)
+        assert embedder.calls == len(metas), "every tracklet embedded once by the new model"
         assert core.model_version == 1
         assert {m.model_version for m in core.assoc.tracklets()} == {1}, "one version in the window"
         assert len(core.assoc.tracklets()) == len(metas), "late arrivals switched too"
