@@ -14,14 +14,22 @@ class LiveView:
         self.out = out
         self.shown: dict[int, int] = {}      # identity -> cameras already printed
         self.started = time.monotonic()
+        self.silent_ticks = 0                # consecutive ticks without an answer (printed once)
 
     def tick(self, running: int) -> None:
         try:
             stats = self.client.call({"op": "stats"}, timeout_s=2.0)
             recent = self.client.call({"op": "recent", "limit": 50}, timeout_s=2.0)
         except TastrError as e:
-            self.out(f"  [{time.monotonic() - self.started:6.1f}s] associator not answering ({e})")
+            # Busy (e.g. a long lookup) or gone: say so once, not every tick; the runner watches exits.
+            if self.silent_ticks == 0:
+                self.out(f"  [{time.monotonic() - self.started:6.1f}s] associator not answering ({e}); waiting")
+            self.silent_ticks += 1
             return
+        if self.silent_ticks:
+            self.out(f"  [{time.monotonic() - self.started:6.1f}s] associator answering again "
+                     f"(after {self.silent_ticks} silent ticks)")
+            self.silent_ticks = 0
         for ident in recent.get("identities", []):
             cams = sorted({s["camera_id"] for s in ident["sightings"]})
             if len(cams) >= 2 and self.shown.get(ident["identity_id"], 0) < len(cams):
