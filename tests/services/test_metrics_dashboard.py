@@ -9,10 +9,6 @@ import re
 import time
 import urllib.request
 
-from prometheus_client import CollectorRegistry, generate_latest
-
-from tastr_stream.serve.metrics import TrainerMetrics
-
 from ..deploy.test_deploy_files import dashboard_metric_names
 from ..conftest import network_section
 from .daemons import Daemon, endpoints, free_port, write_toml
@@ -43,9 +39,11 @@ def test_dashboard_queries_only_exported_metrics(tmp_path, small_world):
         "trainer": {"backbone": "tiny", "emb_dim": 16},
     })
     ready = tmp_path / "ready.json"
-    assoc_port, ingest_port = free_port(), free_port()
+    assoc_port, ingest_port, trainer_port = free_port(), free_port(), free_port()
     assoc = Daemon(["associator", "--config", str(cfg), "--ready-file", str(ready), "--metrics-port", str(assoc_port)],
                    tmp_path / "assoc.log")
+    trainer = Daemon(["trainer", "--config", str(cfg), "--metrics-port", str(trainer_port),
+                      "--checkpoint-dir", str(tmp_path / "checkpoints")], tmp_path / "trainer.log")
     ingest = None
     try:
         assoc.wait_file(ready)
@@ -55,13 +53,13 @@ def test_dashboard_queries_only_exported_metrics(tmp_path, small_world):
         exported: set[str] = set()
         deadline = time.monotonic() + 90
         wanted = dashboard_metric_names()
-        trainer_names = exported_names(generate_latest(_trainer_registry()).decode())
         while time.monotonic() < deadline:
-            try:
-                exported |= exported_names(scrape(assoc_port)) | exported_names(scrape(ingest_port))
-            except OSError:
-                pass
-            missing = {n for n in wanted if n not in exported and n not in trainer_names}
+            for port in (assoc_port, ingest_port, trainer_port):
+                try:
+                    exported |= exported_names(scrape(port))
+                except OSError:
+                    pass
+            missing = {n for n in wanted if n not in exported}
             if not missing:
                 break
             time.sleep(1.0)
@@ -69,11 +67,5 @@ def test_dashboard_queries_only_exported_metrics(tmp_path, small_world):
     finally:
         if ingest is not None:
             ingest.stop()
+        trainer.stop()
         assoc.stop()
-
-
-def _trainer_registry() -> CollectorRegistry:
-    """The trainer's metrics as its daemon registers them (the trainer daemon comes with issue 5)."""
-    registry = CollectorRegistry()
-    TrainerMetrics(registry)
-    return registry
