@@ -18,12 +18,14 @@ import time
 from pathlib import Path
 
 import av
+from prometheus_client import CollectorRegistry
 
 from tastr_stream.config.ingest import DetectConfig, IngestConfig
 from tastr_stream.decode import DecodeWorker, FileSource
 from tastr_stream.detect import make_detector
 from tastr_stream.models.checkpoint import initial_model
 from tastr_stream.pipeline.ingest import IngestPipeline
+from tastr_stream.serve.metrics import IngestMetrics
 from tastr_stream.sim import ensure_world
 from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
 
@@ -54,33 +56,29 @@ def main() -> None:
     model, version = initial_model(args.backbone, cfg.embed.emb_dim)
     background = BackgroundExtractor(Extractor(lambda: model, batch_size=cfg.embed.batch_size, version=version)).start()
     published = []
-    pipe = IngestPipeline("cam1", cfg, detector, background, published.append)
+    registry = CollectorRegistry()
+    pipe = IngestPipeline("cam1", cfg, detector, background, published.append,
+                          metrics=IngestMetrics(registry, "cam1"))
 
     ref_fps = bare_decode_fps(video)
-    stage = {"decode (wait)": 0.0, "detect": 0.0, "track+build": 0.0}
+    stage = {"decode (wait)": 0.0}
     worker = DecodeWorker(FileSource(video, "cam1"), 4, drop_oldest=False).start()
     t_start = time.perf_counter()
     frames = 0
     while True:
         t0 = time.perf_counter()
         frame = worker.get(timeout_s=5.0)
-        t1 = time.perf_counter()
         if frame is None:
             break
-        stage["decode (wait)"] += t1 - t0
-        dets = pipe.detector.detect(frame.image, frame_index=frame.index)
-        t2 = time.perf_counter()
-        step = pipe.tracker.update(dets, frame.index, frame.t_s)
-        for t in pipe.builder.add(frame.image, step.observations, step.ended_track_ids):
-            pipe._embed(t)
-        t3 = time.perf_counter()
-        stage["detect"] += t2 - t1
-        stage["track+build"] += t3 - t2
+        stage["decode (wait)"] += time.perf_counter() - t0
+        pipe.process(frame)                    # the daemon's own per-frame path, timed by its metrics
         frames += 1
     t_embed0 = time.perf_counter()
     pipe.finish()
     stage["embed (drain at end)"] = time.perf_counter() - t_embed0
     total = time.perf_counter() - t_start
+    for name, label in (("detect", "detect"), ("track+build", "track")):
+        stage[name] = registry.get_sample_value("tastr_ingest_stage_seconds_sum", {"camera": "cam1", "stage": label})
     worker.stop()
     background.stop()
     fps = frames / total
