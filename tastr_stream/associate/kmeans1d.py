@@ -33,17 +33,20 @@ class KMeans1D:
     iterations: int
 
 
-def kmeans_1d(values, k: int = 3) -> KMeans1D:
-    """Cluster ``values`` into at most ``k`` groups; see the module docstring for the rules."""
-    v = np.asarray(values, dtype=np.float64).ravel()
+def _check(v: np.ndarray, k: int) -> None:
     if k < 1:
         raise AssociationError(f"kmeans k must be >= 1, got {k}")
     if not np.all(np.isfinite(v)):
         raise AssociationError(f"kmeans values must be finite, got {v[~np.isfinite(v)][:5].tolist()}")
-    if v.size == 0:
-        return KMeans1D(np.zeros(0, dtype=np.int64), np.zeros(0), 0)
-    order = np.argsort(v, kind="stable")
-    s = v[order]
+
+
+def _lloyd_sorted(s: np.ndarray, k: int) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Lloyd on ascending, finite, non-empty ``s``: (cuts, centres, iterations).
+
+    ``cuts[c]`` is the index of the first sorted value of cluster c + 1 (None when one cluster).
+    The one implementation behind the batch and the incremental paths: it sees only the sorted
+    values, so equal multisets give bit-equal results whoever sorted them.
+    """
     n_distinct = 1 + int(np.count_nonzero(s[1:] != s[:-1]))
     k_eff = min(k, n_distinct)
     centres = np.linspace(s[0], s[-1], k_eff) if k_eff > 1 else np.array([s.mean()])
@@ -61,12 +64,39 @@ def kmeans_1d(values, k: int = 3) -> KMeans1D:
             if hi > lo:  # an empty cluster keeps its centre
                 centres[c] = s[lo:hi].mean()
     else:
-        log.warning("kmeans_1d did not converge", extra={"kv": {"n": v.size, "k": k_eff, "iter": MAX_ITER}})
+        log.warning("kmeans_1d did not converge", extra={"kv": {"n": s.size, "k": k_eff, "iter": MAX_ITER}})
+    return (cuts if k_eff > 1 else None), centres, it
+
+
+def kmeans_1d(values, k: int = 3) -> KMeans1D:
+    """Cluster ``values`` into at most ``k`` groups; see the module docstring for the rules."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    _check(v, k)
+    if v.size == 0:
+        return KMeans1D(np.zeros(0, dtype=np.int64), np.zeros(0), 0)
+    order = np.argsort(v, kind="stable")
+    s = v[order]
+    cuts, centres, it = _lloyd_sorted(s, k)
     sorted_labels = np.searchsorted(cuts, np.arange(s.size), side="right") if cuts is not None \
         else np.zeros(s.size, dtype=np.int64)
     labels = np.empty(s.size, dtype=np.int64)
     labels[order] = sorted_labels
     return KMeans1D(labels, centres.copy(), it)
+
+
+def lowest_cluster_size_sorted(sorted_values: np.ndarray, k: int) -> int:
+    """How many of the ascending ``sorted_values`` the lowest cluster holds (a prefix).
+
+    Equal values always share a cluster (cuts sit at centre midpoints, ``side="right"``), so
+    the lowest cluster is exactly the values <= its largest member: incremental callers that
+    keep their candidates sorted need no argsort and can diff accepted sets by threshold.
+    """
+    s = np.asarray(sorted_values, dtype=np.float64).ravel()
+    _check(s, k)
+    if s.size == 0:
+        return 0
+    cuts, _, _ = _lloyd_sorted(s, k)
+    return s.size if cuts is None else int(cuts[0])
 
 
 def lowest_cluster_mask(values, k: int) -> np.ndarray:
