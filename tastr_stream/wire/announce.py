@@ -12,6 +12,7 @@ import zmq
 from ..errors import WireError
 from .codec import decode, encode
 from .records import WeightsAnnouncement
+from .sockets import drain
 
 
 class AnnouncementPublisher:
@@ -45,13 +46,7 @@ class AnnouncementSubscriber:
 
     def poll(self, timeout_ms: int = 0) -> list[WeightsAnnouncement]:
         out: list[WeightsAnnouncement] = []
-        if not self.sock.poll(timeout_ms):
-            return out
-        while True:
-            try:
-                data = self.sock.recv(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                return out
+        for data in drain(self.sock, timeout_ms):
             try:
                 kind, rec = decode(data)
                 if kind != "weights":
@@ -59,6 +54,7 @@ class AnnouncementSubscriber:
                 out.append(rec)
             except WireError:
                 self.rejected += 1
+        return out
 
     def close(self) -> None:
         self.sock.close(linger=0)

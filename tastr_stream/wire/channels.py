@@ -19,6 +19,7 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode
+from .sockets import drain
 from .spool import DiskSpool
 
 log = logging.getLogger(__name__)
@@ -156,13 +157,7 @@ class TrackletReceiver:
 
     def receive(self, timeout_ms: int, max_messages: int = 256) -> list[Incoming]:
         out: list[Incoming] = []
-        if not self.sock.poll(timeout_ms):
-            return out
-        while len(out) < max_messages:
-            try:
-                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK, copy=True)
-            except zmq.Again:
-                break
+        for frames in drain(self.sock, timeout_ms, max_messages, multipart=True):
             if len(frames) != 3:
                 peer = frames[0] if frames else b""
                 out.append(Incoming(peer, b"", None, None, WireError(f"expected [id, msg_id, payload], got {len(frames)} frames")))

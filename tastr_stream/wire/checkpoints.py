@@ -32,6 +32,7 @@ import zmq
 
 from ..errors import WireError
 from .records import WeightsAnnouncement
+from .sockets import drain
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,8 @@ class CheckpointServer:
 
     def serve(self, timeout_ms: int = 0, max_requests: int = 64) -> int:
         """Answer the requests waiting (after up to ``timeout_ms`` for the first); return how many."""
-        if not self.sock.poll(timeout_ms):
-            return 0
         handled = 0
-        while handled < max_requests:
-            try:
-                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in drain(self.sock, timeout_ms, max_requests, multipart=True):
             handled += 1
             # Routing frames end at the empty delimiter a REQ/DEALER client sends; a peer that sent
             # none still gets an answer addressed by its identity frame.

@@ -25,6 +25,7 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode, encode
+from .sockets import drain
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +119,13 @@ class TrainRequestReceiver:
     def poll(self, timeout_ms: int = 0) -> list[TrainRequest]:
         """Every request waiting (after up to ``timeout_ms`` for the first)."""
         out: list[TrainRequest] = []
-        if not self.sock.poll(timeout_ms):
-            return out
-        while True:
-            try:
-                data = self.sock.recv(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                return out
+        for data in drain(self.sock, timeout_ms):
             try:
                 out.append(decode_request(data))
             except WireError as exc:
                 self.rejected += 1
                 log.warning("malformed train request dropped", extra={"kv": {"bytes": len(data), "error": exc}})
+        return out
 
     def close(self) -> None:
         self.sock.close(linger=0)

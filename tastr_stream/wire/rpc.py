@@ -14,6 +14,7 @@ import zmq
 
 from ..errors import TastrError, WireError
 from .codec import decode, encode
+from .sockets import drain
 
 
 class RpcTimeout(TastrError):
@@ -37,13 +38,7 @@ class RpcServer:
 
     def receive(self, timeout_ms: int, max_requests: int = 64) -> list[Request]:
         out: list[Request] = []
-        if not self.sock.poll(timeout_ms):
-            return out
-        while len(out) < max_requests:
-            try:
-                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        for frames in drain(self.sock, timeout_ms, max_requests, multipart=True):
             try:
                 split = frames.index(b"")
             except ValueError:

@@ -5,29 +5,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from services.network_runner import free_port, loopback_endpoints  # noqa: F401 (free_port re-exported)
 from tastr_stream.config.toml_writer import write_toml  # noqa: F401 (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "services.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def endpoints() -> dict:
-    return {"tracklets": f"tcp://127.0.0.1:{free_port()}", "lookup": f"tcp://127.0.0.1:{free_port()}",
-            "weights": f"tcp://127.0.0.1:{free_port()}", "train_requests": f"tcp://127.0.0.1:{free_port()}",
-            "checkpoints": f"tcp://127.0.0.1:{free_port()}",
-            "http_port": 0}
+    """Every endpoint on a free loopback port (the runner's own), HTTP on a random one."""
+    return {**loopback_endpoints(), "http_port": 0}
 
 
 class Daemon:
