@@ -85,14 +85,13 @@ def _toy(path: Path) -> ExperimentData:
     return make_toy_world(spec)
 
 
-def render_world_spec(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Render (or reuse) the world a ``[synthetic_world]`` spec describes; returns its folder.
+def world_spec_settings(path: str | os.PathLike) -> dict:
+    """The ``[synthetic_world]`` table of a spec TOML as ``sim.WorldSpec`` keyword arguments.
 
-    The folder is ``<cache>/<spec file stem>`` with ``<cache>`` from ``cache_dir``, else
-    ``$TASTR_WORLD_CACHE``, else ``.cache/worlds``; ``sim.ensure_world`` re-renders only when the
-    spec (or the renderer version) changed.
+    TOML arrays become tuples (``resolution``, ``path_range_m``, ``speed_range_mps``); a key that
+    is not a ``WorldSpec`` field raises DatasetError listing the known ones.
     """
-    from ..sim.world import WorldSpec, ensure_world
+    from ..sim.world import WorldSpec
 
     p = Path(path)
     table = _read_toml(p).get("synthetic_world")
@@ -102,7 +101,20 @@ def render_world_spec(path: str | os.PathLike, cache_dir: str | os.PathLike | No
     unknown = sorted(set(table) - fields)
     if unknown:
         raise DatasetError(f"{p}: unknown [synthetic_world] key(s) {unknown}; known: {sorted(fields)}")
-    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+
+
+def render_world_spec(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Render (or reuse) the world a ``[synthetic_world]`` spec describes; returns its folder.
+
+    The folder is ``<cache>/<spec file stem>`` with ``<cache>`` from ``cache_dir``, else
+    ``$TASTR_WORLD_CACHE``, else ``.cache/worlds``; ``sim.ensure_world`` re-renders only when the
+    spec (or the renderer version) changed.
+    """
+    from ..sim.world import ensure_world
+
+    p = Path(path)
+    settings = world_spec_settings(p)
     cache = Path(cache_dir or os.environ.get(WORLD_CACHE_ENV) or DEFAULT_WORLD_CACHE)
     return ensure_world(cache / p.stem, **settings)
 
