@@ -75,10 +75,10 @@ def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
             w.writerow({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k]) for k in header})
 
 
-def network_toml(name: str, speed_mps: float, cameras: list[dict], paths: list[dict]) -> str:
-    """``[network]`` fragment; camera sources are relative to the world folder."""
+def network_toml(name: str, speed_mps: float, cameras: list[dict], paths: list[dict], note: str | None = None) -> str:
+    """``[network]`` fragment; camera sources are relative to the world folder; ``note``: a comment line."""
     lines = ["# Camera network of a synthetic world; `source` paths are relative to this folder.",
-             "[network]", f'name = "{name}"', f"walking_speed_mps = {speed_mps}", ""]
+             *([f"# {note}"] if note else []), "[network]", f'name = "{name}"', f"walking_speed_mps = {speed_mps}", ""]
     for c in cameras:
         x, y = c["position_m"]
         lines += ["[[network.cameras]]", f'id = "{c["id"]}"', f'source = "videos/{c["id"]}.mp4"',

@@ -4,7 +4,9 @@ Re-ID across non-overlapping cameras leans on travel times, so the map must look
 campus: cameras tens to hundreds of metres apart (Campus-4K's paths are 50-245 m), joined by a
 planar graph of walkways whose lengths are a little longer than the straight line. People only
 walk along *direct* edges (edges that are themselves a shortest path), so nobody passes a third
-camera on the way and the true transfer time of a hop is exactly length / walking speed.
+camera on the way and the true transfer time of a hop is length / walking speed (plus any stop
+or detour the plan adds). The lengths an operator *configures* may be off from these:
+:func:`configured_lengths` makes such a survey error on a share of the camera pairs.
 """
 
 from __future__ import annotations
@@ -117,3 +119,27 @@ def generate_layout(num_cameras: int, rng: np.random.Generator,
     ids = tuple(f"cam{i + 1}" for i in range(num_cameras))
     headings = rng.uniform(-math.pi, math.pi, size=num_cameras)
     return SiteLayout(ids, np.round(pos, 1), dist, direct, headings)
+
+
+def configured_lengths(path_length_m: np.ndarray, error: float, fraction: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Path lengths as an operator would configure them: ``round(fraction * pairs)`` camera pairs,
+    chosen at random, are off from the truth by a factor ``1 + u`` with ``u ~ U(-error, error)``.
+
+    Symmetric, 0 on the diagonal, rounded to centimetres; ``error == 0`` returns an exact copy.
+    Every pair's draws happen whatever ``error`` and ``fraction`` are, so worlds that differ only
+    in them share their chosen pairs and signs.
+    """
+    n = len(path_length_m)
+    out = np.array(path_length_m, dtype=np.float64, copy=True)
+    iu, ju = np.triu_indices(n, k=1)
+    order = rng.permutation(len(iu))
+    u = rng.uniform(-1.0, 1.0, len(iu))
+    if error == 0.0:
+        return out
+    chosen = order[:int(round(fraction * len(iu)))]
+    factor = np.ones(len(iu))
+    factor[chosen] = 1.0 + error * u[chosen]
+    vals = np.round(out[iu, ju] * factor, 2)
+    out[iu, ju] = out[ju, iu] = vals
+    return out
