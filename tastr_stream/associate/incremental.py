@@ -23,6 +23,7 @@ tracklet of another version; ``reembed`` swaps every feature of the window at on
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import logging
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ class IncrementalAssociator:
             raise AssociationError(
                 f"reembed must cover exactly the window: missing {sorted(have - got)[:5]}, "
                 f"unknown {sorted(got - have)[:5]}")
-        fresh = [TrackletMeta(m.tracklet_id, m.camera_id, m.t_start_s, m.t_end_s, new_features[m.tracklet_id], version)
+        fresh = [dataclasses.replace(m, feature=new_features[m.tracklet_id], model_version=version)
                  for m in sorted(metas, key=lambda m: (m.t_end_s, m.tracklet_id))]
         if not fresh:
             self._version = version

@@ -30,6 +30,10 @@ class TrackletMeta:
     t_end_s: float
     feature: np.ndarray = field(repr=False)
     model_version: int = 0
+    # What the user-facing linker (``trusted``) also reads; NN-CCTA ignores them.
+    n_crops: int = 1                                       # weight of the feature in a visit's mean
+    first_box_xyxy: tuple[float, float, float, float] | None = None   # where the track began
+    last_box_xyxy: tuple[float, float, float, float] | None = None    # ... and where it ended
 
     def __post_init__(self) -> None:
         if not isinstance(self.tracklet_id, str) or not self.tracklet_id:
@@ -50,6 +54,14 @@ class TrackletMeta:
         object.__setattr__(self, "t_end_s", te)
         object.__setattr__(self, "feature", feat)
         object.__setattr__(self, "model_version", int(self.model_version))
+        object.__setattr__(self, "n_crops", max(1, int(self.n_crops)))
+        for name in ("first_box_xyxy", "last_box_xyxy"):
+            box = getattr(self, name)
+            if box is not None:
+                box = tuple(float(v) for v in box)
+                if len(box) != 4 or not all(np.isfinite(box)):
+                    raise AssociationError(f"tracklet {self.tracklet_id}: {name} must be 4 finite numbers, got {box}")
+                object.__setattr__(self, name, box)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,10 @@ class StrPrior(Section):
 
     enabled: bool = True
     lambda_: float = Field(default=0.7, alias="lambda", gt=0, le=10)
-    # "paper": exponent divides by 2*sigma (as printed in Eq. 3). "gaussian": 2*sigma^2 (authors' code).
-    exponent: Literal["paper", "gaussian"] = "paper"
+    # "gaussian" (default): exponent divides by 2*sigma^2, sigma being the standard deviation as the
+    # paper's text defines it (and the authors' code computes it). "paper": 2*sigma, Eq. 3 as printed;
+    # an ablation only: it makes the prior's width sqrt(sigma) "seconds" (lookup rank-1 0.81 -> 0.15).
+    exponent: Literal["paper", "gaussian"] = "gaussian"
     sigma_floor_s: float = Field(default=0.0, ge=0, le=3600)
     r_floor: float = Field(default=0.0, ge=0, lt=1)
     # dt between tracklets i, j: "gap" = max(start_j - end_i, start_i - end_j) (authors' code);
@@ -29,6 +31,35 @@ class StrPrior(Section):
     dt: Literal["gap", "start"] = "gap"
 
     model_config = Section.model_config | {"populate_by_name": True}
+
+
+class LearnedPrior(Section):
+    """Per camera pair transfer times learned from confident links (``associate.transfer``)."""
+
+    enabled: bool = True
+    min_count: int = Field(default=5, ge=1, le=10_000)       # confident links before it takes over
+    max_samples: int = Field(default=200, ge=5, le=100_000)  # most recent kept per pair
+    min_rel_std: float = Field(default=0.08, gt=0, le=2)      # spread floor, share of the mean
+    min_std_s: float = Field(default=1.5, gt=0, le=3600)
+
+
+class Trust(Section):
+    """When a link is shown to users as "the same person" (``associate.trusted``).
+
+    Thresholds are quantiles of the distances between pairs that cannot be one person (two
+    tracklets seen at the same time), so they follow the feature scale of every model version.
+    """
+
+    enabled: bool = True
+    relink_max_gap_s: float = Field(default=12.0, ge=0, le=600)     # a track broken this long is still one visit
+    relink_quantile: float = Field(default=0.3, gt=0, le=1)         # appearance gate for fragments of one visit
+    relink_body_heights_per_s: float = Field(default=1.5, gt=0, le=20)  # how far a fragment may move per second
+    link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
+    min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
+    min_confidence: float = Field(default=0.5, ge=0, le=1)          # links shown to users
+    learn_confidence: float = Field(default=0.8, ge=0, le=1)        # links the transfer model learns from
+    min_negatives: int = Field(default=30, ge=1)                    # impossible pairs before any cross link
+    learned_prior: LearnedPrior = LearnedPrior()
 
 
 class Association(Section):
@@ -41,6 +72,7 @@ class Association(Section):
     relink_max_gap_s: float = Field(default=10.0, ge=0, le=600)
     relink_max_distance: float = Field(default=0.5, gt=0)
     str_prior: StrPrior = StrPrior()
+    trust: Trust = Trust()
 
 
 class Window(Section):
@@ -50,6 +82,9 @@ class Window(Section):
     max_tracklets: int = Field(default=200_000, ge=10, le=10_000_000)
     # How late (event time) a tracklet may arrive after the newest seen and still be associated.
     allowed_lateness_s: float = Field(default=60.0, ge=0, le=86_400)
+    # Cameras are live: after this long without any tracklet the event clock follows the wall clock,
+    # so links still waiting for their context become decided (and final) on a quiet network.
+    clock_follows_wall_after_s: float = Field(default=10.0, gt=0, le=86_400)
 
 
 class Retention(Section):

@@ -20,15 +20,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..associate import IncrementalAssociator, TrackletMeta, TransferPrior
+from ..associate.live_linker import LinkUpdate, LiveLinker
 from ..associate.records import AssociatedPair, Relink
+from ..associate.transfer import TransferModel
+from ..associate.trusted import TrustedLink
 from ..config import AppConfig
 from ..errors import TastrError
 from ..serve.metrics import AssociatorMetrics
-from ..store import LinkRow, Store
+from ..store import IdentityLinkRow, LinkRow, Store
 from ..wire.records import Tracklet
 from .identity_ids import IdentityIds
 
 log = logging.getLogger(__name__)
+KV_TRANSFER = "transfer_samples"
 
 
 class RejectedTracklet(TastrError):
@@ -56,6 +60,13 @@ class RoundPolicy:
         self.last_request_s = now_s
 
 
+def _identity_link_row(link: TrustedLink, status: str, version: int, now_event_s: float,
+                       final_at_event_s: float | None) -> IdentityLinkRow:
+    return IdentityLinkRow(link.tracklet_a, link.tracklet_b, link.kind, status, min(1.0, max(0.0, link.confidence)),
+                           version, {**link.explain(), "model_version": version}, shown_at_event_s=now_event_s,
+                           final_at_event_s=final_at_event_s, updated_at_s=time.time())
+
+
 def _link_row(link: AssociatedPair | Relink, status: str, version: int) -> LinkRow:
     if isinstance(link, AssociatedPair):
         return LinkRow(link.tracklet_a, link.tracklet_b, link.feature_distance, link.joint_distance, link.r,
@@ -78,10 +89,15 @@ class AssociatorCore:
         self.cameras = set(config.network.camera_ids)
         self.policy = RoundPolicy(acfg.train_after_new_pairs, acfg.train_period_s)
         self.assoc = IncrementalAssociator(self.prior, acfg.association, acfg.window)
+        trust = acfg.association.trust
+        self.transfer = TransferModel(config.network.transfer_matrix_s(), acfg.association.str_prior.lambda_,
+                                      trust.learned_prior)
+        self.linker = LiveLinker(self.transfer, trust)
         self.ids = IdentityIds()
         self.initial_version = initial_version
         self.model_version = initial_version
         self.newest_event_s = -np.inf
+        self._newest_at_wall_s = time.monotonic()
 
     # ------------------------------------------------------------------ restart
     def restore(self) -> int:
@@ -93,17 +109,23 @@ class AssociatorCore:
         stored = loaded.model_version
         self.model_version = stored if stored is not None and stored >= 0 else self.initial_version
         self.ids = IdentityIds(loaded.next_identity_id)
+        self.transfer.load_json(self.store.kv_get(KV_TRANSFER, {}))
         for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
             if t.embedding is None or t.model_version != self.model_version:
                 t = self._reembedded(t)
                 if t is None:
                     continue
-            self.assoc.add(self._meta(t))
+            meta = self._meta(t)
+            changes = self.assoc.add(meta)
+            if changes.accepted:
+                self._linker_add(meta, changes.evicted)
             self.newest_event_s = max(self.newest_event_s, t.t_end_s)
-        self.ids.adopt(self.assoc.identities(), loaded.identities)
-        self._write_identities(self.assoc.identities().keys())
         self.store.upsert_links(_link_row(l, "provisional", self.model_version)
                                 for l in self.assoc.links() + self.assoc.relinks())
+        self.linker.restore([(TrustedLink.from_explain(r.explain), r.status == "final")
+                             for r in self.store.identity_links()], self.newest_event_s)
+        self.ids.adopt(self.linker.identities(), loaded.identities)
+        self._write_identities(self.linker.identities().keys())
         if self.metrics:
             self._update_gauges()      # a restarted daemon reports its restored window at once
         log.info("window restored", extra={"kv": {"tracklets": len(self.assoc.tracklets()),
@@ -128,28 +150,68 @@ class AssociatorCore:
             if tracklet is None:
                 return True
             self.store.put_embedding(tracklet.tracklet_id, self.model_version, tracklet.embedding)
-        changes = self.assoc.add(self._meta(tracklet))
+        meta = self._meta(tracklet)
+        changes = self.assoc.add(meta)
         if not changes.accepted:
             log.info("tracklet stored but not associated", extra={"kv": {"tracklet": tracklet.tracklet_id,
                                                                          "reason": changes.reason}})
             return True
-        self.newest_event_s = max(self.newest_event_s, tracklet.t_end_s)
+        if tracklet.t_end_s > self.newest_event_s:
+            self.newest_event_s = tracklet.t_end_s
+            self._newest_at_wall_s = time.monotonic()
+        self._linker_add(meta, changes.evicted)
         self._apply(changes)
         if self.metrics:
             self.metrics.latency.observe(time.perf_counter() - t0)
         return True
 
-    def finalize(self) -> int:
-        """Mark links whose horizon passed as final (event time); returns how many became final."""
+    def event_now_s(self, wall_now_s: float | None = None) -> float:
+        """The event clock: the newest tracklet end, or the wall clock's advance past it once no
+        tracklet has come for ``window.clock_follows_wall_after_s`` (live cameras, quiet site)."""
+        wall = time.monotonic() if wall_now_s is None else wall_now_s
+        idle = wall - self._newest_at_wall_s - self.config.associator.window.clock_follows_wall_after_s
+        return self.newest_event_s + max(0.0, idle)
+
+    def finalize(self, wall_now_s: float | None = None) -> int:
+        """Decide the links users see and mark final what can no longer change (event time);
+        returns how many links became final."""
         if not np.isfinite(self.newest_event_s):
             return 0
         done = self.assoc.finalize(self.newest_event_s)
         links = list(done.pairs) + list(done.relinks)
         if links:
             self.store.upsert_links(_link_row(l, "final", self.model_version) for l in links)
-            self.store.mark_final({t for l in links for t in l.key})
+        now = self.event_now_s(wall_now_s)
+        update = self.linker.update(now)
+        self._store_link_update(update, now)
         self.store.kv_set("newest_event_s", float(self.newest_event_s))
-        return len(links)
+        return len(update.finalized)
+
+    def _store_link_update(self, update: LinkUpdate, now_event_s: float) -> None:
+        """Shown links (provisional), retractions, finality and identity changes, to the store."""
+        version = self.model_version
+        final = {l.key for l in update.finalized}
+        rows = [_identity_link_row(l, "final" if l.key in final or self.linker.is_final(l.key) else "provisional",
+                                   version, now_event_s, now_event_s if l.key in final else None)
+                for l in {l.key: l for l in update.shown + update.finalized}.values()]
+        if rows:
+            self.store.upsert_identity_links(rows)
+        if update.retracted:
+            self.store.retract_identity_links(l.key for l in update.retracted)
+        if update.identity_changes:
+            self._write_identities(t for t, (_, new) in update.identity_changes.items() if new is not None)
+        if final:
+            self.store.mark_final({t for l in update.finalized for t in l.key})
+        if update.finalized and any(l.kind == "cross" for l in update.finalized):
+            self.store.kv_set(KV_TRANSFER, self.transfer.to_json())
+        if self.metrics:
+            for event, n in (("shown", len(update.shown)), ("retracted", len(update.retracted)),
+                             ("final", len(update.finalized))):
+                if n:
+                    self.metrics.identity_links.labels(event=event).inc(n)
+            for (a, b), p in self.transfer.pairs().items():
+                self.metrics.transfer_mean.labels(pair=f"{a}-{b}", source=p.source).set(p.mean_s)
+            self.metrics.identities.set(len(set(self.linker.identities().values())))
 
     def swap_model(self, embed_crops, version: int) -> int:
         """Re-embed the whole window with model ``version`` and switch atomically; returns count.
@@ -190,6 +252,8 @@ class AssociatorCore:
         if missing:
             feats.update(self.reembed_window(embed_crops, version, missing))
         changes = self.assoc.reembed(feats, version) if feats else None
+        if changes is not None:
+            self.linker.reembed(self.assoc.tracklets())
         self.store.put_embeddings(version, feats)
         self.store.kv_set("model_version", version)
         self.embed_crops = embed_crops
@@ -206,8 +270,19 @@ class AssociatorCore:
 
     # ------------------------------------------------------------------ internals
     def _meta(self, t: Tracklet) -> TrackletMeta:
+        boxes = t.boxes_xyxy
         return TrackletMeta(t.tracklet_id, t.camera_id, t.t_start_s, t.t_end_s,
-                            np.asarray(t.embedding, dtype=np.float32), self.model_version)
+                            np.asarray(t.embedding, dtype=np.float32), self.model_version,
+                            n_crops=max(1, len(t.crop_times_s) or len(t.crops_jpeg)),
+                            first_box_xyxy=tuple(boxes[0]) if len(boxes) else None,
+                            last_box_xyxy=tuple(boxes[-1]) if len(boxes) else None)
+
+    def _linker_add(self, meta: TrackletMeta, evicted) -> None:
+        for tid in evicted:
+            self.linker.remove(tid)
+        if meta.tracklet_id not in evicted:
+            self.linker.add(meta)            # its own identity until a shown link joins it to others
+            self._write_identities([meta.tracklet_id])
 
     def _reembedded(self, t: Tracklet) -> Tracklet | None:
         crops = t.crops_jpeg or tuple(self.store.crops(t.tracklet_id))
@@ -229,19 +304,18 @@ class AssociatorCore:
         if added:
             self.store.upsert_links(_link_row(l, "provisional", self.model_version) for l in added)
         self.policy.new_pairs += len(changes.added_links)
-        if changes.identity_changes:
-            self._write_identities(t for t, (_, new) in changes.identity_changes.items() if new is not None)
         if self.metrics:
             self._update_gauges()
 
     def _write_identities(self, tracklet_ids) -> None:
-        book = self.assoc.identities()
+        book = self.linker.identities()
         mapping = {t: self.ids.persistent(book[t]) for t in tracklet_ids if t in book}
         if mapping:
             self.store.set_identities(mapping)
 
     def identities(self) -> dict[str, int]:
-        return self.ids.translate(self.assoc.identities())
+        """Persistent identity ids of the window's tracklets (chains of links shown to users)."""
+        return self.ids.translate(self.linker.identities())
 
     def _update_gauges(self) -> None:
         m = self.metrics
@@ -256,4 +330,4 @@ class AssociatorCore:
         for pair, dists in pairs.items():
             m.accepted_pairs.labels(pair=pair).set(len(dists))
             m.accepted_mean_distance.labels(pair=pair).set(float(np.mean(dists)))
-        m.identities.set(len(set(self.assoc.identities().values())))
+        m.identities.set(len(set(self.linker.identities().values())))

@@ -6,12 +6,13 @@ argument, ``crops.py`` the file ordering); retention by age and size never break
 identity's history (``retention.py``).
 """
 
+from .identity_links import IdentityLinkRow
 from .rows import EmbeddingSet, LinkRow, LoadedWindow, RetentionReport, Sighting, StoreStats
 from .schema import SCHEMA_VERSION
 from .reads import KV_MODEL_VERSION
 from .store import Store
 
 __all__ = [
-    "KV_MODEL_VERSION", "SCHEMA_VERSION", "EmbeddingSet", "LinkRow", "LoadedWindow", "RetentionReport",
+    "KV_MODEL_VERSION", "SCHEMA_VERSION", "EmbeddingSet", "IdentityLinkRow", "LinkRow", "LoadedWindow", "RetentionReport",
     "Sighting", "Store", "StoreStats",
 ]

@@ -16,7 +16,9 @@ from typing import Any
 
 from ..errors import StoreError
 from ..wire.records import Tracklet
+from . import identity_links as il
 from . import queries as q
+from .identity_links import IdentityLinkRow
 from .crops import CropFiles
 from .rows import EmbeddingSet, LinkRow, LoadedWindow, Sighting, StoreStats
 from .schema import connect
@@ -121,6 +123,12 @@ class StoreReads:
               tracklet_ids: Iterable[str] | None = None) -> list[LinkRow]:
         with self._read() as conn:
             return q.links(conn, tuple(statuses), None if tracklet_ids is None else list(tracklet_ids))
+
+    def identity_links(self, statuses: tuple[str, ...] = ("provisional", "final"),
+                       tracklet_ids: Iterable[str] | None = None) -> list[IdentityLinkRow]:
+        """Links shown to users with one of ``statuses`` (touching ``tracklet_ids`` when given)."""
+        with self._read() as conn:
+            return il.read(conn, tuple(statuses), None if tracklet_ids is None else list(tracklet_ids))
 
     def identity_of(self, tracklet_id: str) -> int | None:
         with self._read() as conn:

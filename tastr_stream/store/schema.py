@@ -101,7 +101,27 @@ _V1 = (
     "CREATE INDEX evicted_cam_track ON evicted(camera_id, local_track_id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# Links shown to users (``associate.trusted``): separate from ``links``, which holds NN-CCTA's
+# training pairs. ``explain`` is the JSON explanation (D, R, dt vs the pair's transfer time...).
+_V2 = (
+    """CREATE TABLE identity_links (
+        a TEXT NOT NULL REFERENCES tracklets(id) ON DELETE CASCADE,
+        b TEXT NOT NULL REFERENCES tracklets(id) ON DELETE CASCADE,   -- a < b
+        kind TEXT NOT NULL CHECK (kind IN ('cross', 'relink')),
+        status TEXT NOT NULL CHECK (status IN ('provisional', 'final', 'retracted')),
+        confidence REAL NOT NULL,
+        model_version INTEGER NOT NULL,
+        explain TEXT NOT NULL,         -- JSON
+        shown_at_event_s REAL NOT NULL,
+        final_at_event_s REAL,
+        updated_at_s REAL NOT NULL,
+        PRIMARY KEY (a, b),
+        CHECK (a < b)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX identity_links_b ON identity_links(b)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -27,7 +27,9 @@ from ..config.associator import Retention
 from ..errors import StoreError
 from ..wire.records import Tracklet
 from . import retention as ret
+from . import identity_links as il
 from . import writes as w
+from .identity_links import IdentityLinkRow
 from .blobs import make_thumbnail
 from .crops import CropFiles
 from .reads import StoreReads
@@ -217,6 +219,15 @@ class Store(StoreReads):
     def retract_links(self, pairs: Iterable[tuple[str, str]]) -> int:
         with self._write() as conn:
             return w.retract_links(conn, list(pairs), time.time())
+
+    def upsert_identity_links(self, rows: Iterable[IdentityLinkRow]) -> int:
+        """Links shown to users (with explanation and confidence); see ``identity_links``."""
+        with self._write() as conn:
+            return il.upsert(conn, list(rows), time.time())
+
+    def retract_identity_links(self, pairs: Iterable[tuple[str, str]]) -> int:
+        with self._write() as conn:
+            return il.retract(conn, list(pairs), time.time())
 
     def set_identities(self, mapping: Mapping[str, int], *, status: str = "provisional") -> int:
         """Assign identities to tracklets, all or nothing; returns how many changed identity."""

@@ -9,8 +9,15 @@ from tastr_stream.associate import AssociationError, TransferPrior, joint_distan
 from tastr_stream.config import Network, StrPrior
 
 
+def test_default_is_the_gaussian_with_sigma_the_standard_deviation():
+    """Guards the demo failure where Eq. 3 as printed (/ 2 sigma) made the prior sqrt(sigma) s wide."""
+    t, dt = 100.0, 110.0
+    sigma = 0.7 * t
+    assert str_r(dt, t, StrPrior()) == pytest.approx(math.exp(-((dt - t) ** 2) / (2 * sigma * sigma)), rel=1e-15)
+
+
 def test_paper_exponent_divides_by_two_sigma():
-    cfg = StrPrior()                               # paper default: lambda 0.7, /(2 sigma)
+    cfg = StrPrior(exponent="paper")               # Eq. 3 as printed, kept as an ablation
     t, dt = 100.0, 110.0
     expected = math.exp(-((dt - t) ** 2) / (2 * 0.7 * t))
     assert str_r(dt, t, cfg) == pytest.approx(expected, rel=1e-15)
@@ -57,8 +64,8 @@ def test_transfer_prior_from_network_and_horizon():
     prior = TransferPrior.from_network(net, StrPrior())
     assert prior.t_ij_s("c2", "c1") == 100.0 and prior.cameras == ["c1", "c2", "c3"]
     r = prior.r_between(0.0, 10.0, np.array([110.0, 500.0]), np.array([120.0, 510.0]), "c1", "c2")
-    assert r[0] == 1.0 and r[1] < 1e-100
-    assert prior.horizon_s(900.0) == pytest.approx(100 + 3 * math.sqrt(70.0))
+    assert r[0] == 1.0 and r[1] < 1e-6                                          # 5.6 sigma off
+    assert prior.horizon_s(900.0) == pytest.approx(100 + 3 * 70.0)            # Gaussian: 3 sigma
     g = TransferPrior.from_network(net, StrPrior(exponent="gaussian"))
     assert g.horizon_s(900.0) == pytest.approx(100 + 3 * 70.0)
     assert TransferPrior.from_network(net, StrPrior(enabled=False)).horizon_s(900.0) == 900.0

@@ -72,6 +72,7 @@ def test_restart_restores_window_links_and_identity_ids(tmp_path, world):
         core = AssociatorCore(cfg, store)
         for meta in sorted(world, key=lambda m: m.t_end_s):
             core.receive(as_tracklet(meta))
+        core.finalize()                 # what the daemon's tick does: decide the links users see
         before_links = {p.key for p in core.assoc.links()}
         before_ids = core.identities()
     registry = CollectorRegistry()

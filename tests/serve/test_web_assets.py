@@ -55,7 +55,7 @@ def test_network_view_matches_the_prior_the_associator_applies():
     assert pairs[("cam1", "cam2")]["sigma_s"] == pytest.approx(0.7 * 80.0)     # lambda * t_ij
     assert pairs[("cam1", "cam3")]["sigma_s"] == pytest.approx(5.0)            # floored
     assert pairs[("cam2", "cam3")]["t_ij_s"] == pytest.approx(30.0)
-    assert view["str"] == {"enabled": True, "lambda": 0.7, "exponent": "paper", "sigma_floor_s": 5.0, "dt": "gap"}
+    assert view["str"] == {"enabled": True, "lambda": 0.7, "exponent": "gaussian", "sigma_floor_s": 5.0, "dt": "gap"}
     assert view["horizon_s"] > 80.0
     json.dumps(view)  # JSON-able as served
 

@@ -1,0 +1,121 @@
+"""Transfer times that each camera pair learns from its own confident links.
+
+A site never knows its walking times exactly: path lengths are measured off a map, people walk
+at 0.8-1.9 m/s, stop and detour, and a camera sees a person a few metres after the edge of its
+view. So each (unordered) camera pair starts from the configured prior (t_ij = path length /
+mean walking speed, sigma_ij = lambda * t_ij, the paper's STR) and, once the site has seen
+``min_count`` confident links, scales every configured time by the site's median ratio of observed
+to configured time (the walking speed and view margins the configuration did not know); once the
+pair itself has ``min_count`` links, it switches to what they say: the median transfer time and a
+robust spread (1.4826 * MAD, floored at ``min_rel_std`` of the median and ``min_std_s``). Median and
+MAD ignore the few wrong links among the confident ones. The most recent ``max_samples`` are kept
+per pair, so a site that changes (a closed door, a new walkway) re-learns.
+
+The model is a plain JSON-able map, persisted in the store, and shown on the web page next to the
+configured value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config.associator import LearnedPrior
+from .records import AssociationError
+
+MAD_TO_STD = 1.4826
+
+
+@dataclass(frozen=True)
+class PairPrior:
+    """The transfer-time prior one camera pair uses now, and where it came from."""
+
+    mean_s: float
+    std_s: float
+    source: str          # "configured" | "site" (site-wide scale of configured) | "learned" (this pair)
+    samples: int
+    configured_mean_s: float
+
+    def r(self, dt_s) -> np.ndarray:
+        """Gaussian plausibility of a transfer taking ``dt_s`` (1 at the mean)."""
+        z = (np.asarray(dt_s, dtype=np.float64) - self.mean_s) / self.std_s
+        return np.exp(-0.5 * z * z)
+
+
+def _robust(x: np.ndarray) -> tuple[float, float]:
+    """Median and MAD-based standard deviation: a few wrong links do not move either."""
+    med = float(np.median(x))
+    return med, MAD_TO_STD * float(np.median(np.abs(x - med)))
+
+
+def _key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+class TransferModel:
+    def __init__(self, configured_s: Mapping[tuple[str, str], float], lambda_: float, cfg: LearnedPrior):
+        self.cfg = cfg
+        self.lambda_ = float(lambda_)
+        self._configured: dict[tuple[str, str], float] = {}
+        for (a, b), t in configured_s.items():
+            if a != b:
+                if not (np.isfinite(t) and t > 0):
+                    raise AssociationError(f"configured transfer time {a}-{b} must be > 0, got {t}")
+                self._configured[_key(a, b)] = float(t)
+        self._samples: dict[tuple[str, str], list[float]] = {}
+
+    # --------------------------------------------------------------- read
+    def pair(self, a: str, b: str) -> PairPrior:
+        key = _key(a, b)
+        if key not in self._configured:
+            raise AssociationError(f"no transfer time between cameras {a!r} and {b!r}")
+        t = self._configured[key]
+        obs = self._samples.get(key, [])
+        if self.cfg.enabled and len(obs) >= self.cfg.min_count:
+            med, spread = _robust(np.asarray(obs))
+            return PairPrior(med, max(spread, self.cfg.min_rel_std * med, self.cfg.min_std_s), "learned", len(obs), t)
+        ratios = [dt / self._configured[k] for k, v in self._samples.items() for dt in v]
+        if self.cfg.enabled and len(ratios) >= self.cfg.min_count:
+            # Too few links of its own yet: the site's common scale (how much longer than configured
+            # people take, and how much they vary) applied to this pair's configured time.
+            med, spread = _robust(np.asarray(ratios))
+            return PairPrior(t * med, max(t * spread, self.cfg.min_rel_std * t * med, self.cfg.min_std_s),
+                             "site", len(obs), t)
+        return PairPrior(t, max(self.lambda_ * t, self.cfg.min_std_s), "configured", len(obs), t)
+
+    def pairs(self) -> dict[tuple[str, str], PairPrior]:
+        return {k: self.pair(*k) for k in sorted(self._configured)}
+
+    def horizon_s(self, k_std: float = 3.0) -> float:
+        """Longest plausible transfer over all pairs (mean + ``k_std`` spreads)."""
+        return max((p.mean_s + k_std * p.std_s for p in self.pairs().values()), default=0.0)
+
+    # --------------------------------------------------------------- write
+    def observe(self, a: str, b: str, dt_s: float) -> None:
+        """One confident link's transfer time."""
+        if not (np.isfinite(dt_s) and dt_s > 0):
+            return
+        obs = self._samples.setdefault(_key(a, b), [])
+        obs.append(float(dt_s))
+        del obs[: max(0, len(obs) - self.cfg.max_samples)]
+
+    def reset(self) -> None:
+        self._samples.clear()
+
+    def to_json(self) -> dict:
+        return {f"{a}|{b}": list(v) for (a, b), v in sorted(self._samples.items())}
+
+    def load_json(self, data) -> int:
+        """Adopt persisted samples (pairs this network does not have are ignored); returns pairs."""
+        self._samples.clear()
+        if not isinstance(data, dict):
+            return 0
+        for k, v in data.items():
+            parts = k.split("|") if isinstance(k, str) else []
+            if len(parts) == 2 and _key(*parts) in self._configured and isinstance(v, list):
+                for dt in v:
+                    if isinstance(dt, (int, float)):
+                        self.observe(parts[0], parts[1], float(dt))
+        return len(self._samples)

@@ -1,0 +1,221 @@
+"""Links shown to users as "the same person": absolute, explained, with a confidence.
+
+NN-CCTA (``nn_ccta``) picks *training pairs* and stays exactly the paper's method. It is
+relative: with two tracklets in a window they are always each other's nearest neighbour, and
+every camera pair keeps its lowest k-means cluster even when no right answer exists. A link a
+user reads as "the same person" is decided here instead, batch over a set of tracklets:
+
+1. **Visits.** Fragments of one person's pass through one view are joined first: j starts at
+   most ``relink_max_gap_s`` after i ends, near where i ended (``relink_body_heights_per_s`` box
+   heights per second of gap), their appearance distance is under the ``relink_quantile`` of
+   different-person distances, and each is the other's best such partner. A visit's feature is
+   the crop-weighted mean of its fragments; it enters when its first fragment starts and exits
+   when its last ends, so dt between cameras is measured between visits, not fragments.
+2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
+   exits, the transfer time is plausible for the pair (R = Gaussian of the pair's learned or
+   configured transfer time, R >= ``min_r``) and their distance D is under the ``link_quantile``
+   of different-person distances: an absolute test, learned without labels.
+3. **One successor, one predecessor.** A person leaves a view for one next view: candidates are
+   taken greedily in order of the paper's joint distance D / R, each visit gets at most one
+   successor and one predecessor, so an identity is a chain of visits in time and two wrong
+   links can never merge two chains into a blob.
+4. **Confidence.** R x (1 - p)^n, where p is the share of different-person pairs at most D apart
+   (how often a stranger looks this close) and n the number of rival visits that were possible
+   by time for either end (the more rivals, the more chances for a stranger to look close).
+   Only links with confidence >= ``min_confidence`` are shown to users.
+Each link carries its explanation: D, R, dt against the pair's transfer time and spread, where
+that prior came from, the confidence and its rivals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config.associator import Trust
+from .features import distance_matrix
+from .negatives import NegativeDistances
+from .records import TrackletMeta
+from .transfer import TransferModel
+
+
+@dataclass(frozen=True, order=True)
+class TrustedLink:
+    """``tracklet_a`` ends (in ``camera_a``) before ``tracklet_b`` begins; ``kind`` cross or relink."""
+
+    tracklet_a: str
+    tracklet_b: str
+    camera_a: str
+    camera_b: str
+    kind: str                 # "cross": two cameras; "relink": two fragments of one visit
+    feature_distance: float
+    r: float
+    dt_s: float
+    transfer_mean_s: float    # the pair's prior now (cross) or 0 (relink)
+    transfer_std_s: float
+    prior: str                # "configured" | "learned" | "" (relink)
+    confidence: float
+    rivals: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tracklet_a, self.tracklet_b) if self.tracklet_a < self.tracklet_b else (self.tracklet_b, self.tracklet_a)
+
+    @classmethod
+    def from_explain(cls, d: dict) -> "TrustedLink":
+        """The link an ``explain()`` map describes (how a restarted associator reads stored links)."""
+        return cls(str(d["tracklet_a"]), str(d["tracklet_b"]), str(d["camera_a"]), str(d["camera_b"]), str(d["kind"]),
+                   float(d["feature_distance"]), float(d["r"]), float(d["dt_s"]), float(d["transfer_mean_s"]),
+                   float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]))
+
+    def explain(self) -> dict:
+        return {"tracklet_a": self.tracklet_a, "tracklet_b": self.tracklet_b, "camera_a": self.camera_a,
+                "camera_b": self.camera_b, "kind": self.kind, "feature_distance": round(self.feature_distance, 4),
+                "r": round(self.r, 4), "joint_distance": round(self.feature_distance / max(self.r, 1e-12), 4),
+                "dt_s": round(self.dt_s, 3), "transfer_mean_s": round(self.transfer_mean_s, 3),
+                "transfer_std_s": round(self.transfer_std_s, 3), "prior": self.prior,
+                "confidence": round(self.confidence, 4), "rivals": self.rivals}
+
+
+@dataclass(frozen=True)
+class Visit:
+    members: tuple[str, ...]           # tracklet ids in time order
+    camera_id: str
+    t_enter_s: float
+    t_exit_s: float
+    feature: np.ndarray
+
+
+def _centre_and_height(box) -> tuple[float, float, float] | None:
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, max(y1 - y0, 1.0)
+
+
+def _near(before: TrackletMeta, after: TrackletMeta, gap_s: float, per_s: float) -> bool:
+    """Did ``after`` begin where ``before`` ended, give or take how far a person walks in the gap?"""
+    a, b = _centre_and_height(before.last_box_xyxy), _centre_and_height(after.first_box_xyxy)
+    if a is None or b is None:
+        return True                     # no boxes (tests, other sources): appearance and time decide
+    h = (a[2] + b[2]) / 2.0
+    return float(np.hypot(a[0] - b[0], a[1] - b[1])) <= h * (1.0 + per_s * max(gap_s, 0.0))
+
+
+def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDistances, cfg: Trust,
+                     fixed: Iterable[TrustedLink] = ()) -> list[TrustedLink]:
+    """Step 1: mutual-best fragment links inside each camera (``fixed`` ones are kept and honoured)."""
+    out = [l for l in fixed if l.kind == "relink"]
+    has_succ = {l.tracklet_a for l in out}
+    has_pred = {l.tracklet_b for l in out}
+    if len(negatives) < 1:
+        return sorted(out)
+    tau = negatives.quantile(cfg.relink_quantile)
+    by_cam: dict[str, list[TrackletMeta]] = {}
+    for t in tracklets:
+        by_cam.setdefault(t.camera_id, []).append(t)
+    for cam, group in sorted(by_cam.items()):
+        group.sort(key=lambda t: (t.t_start_s, t.tracklet_id))
+        if len(group) < 2:
+            continue
+        d = distance_matrix(np.stack([t.feature for t in group]), np.stack([t.feature for t in group]))
+        n = len(group)
+        cost = np.full((n, n), np.inf)
+        for i, ti in enumerate(group):
+            for j, tj in enumerate(group):
+                gap = tj.t_start_s - ti.t_end_s
+                if i != j and 0.0 <= gap <= cfg.relink_max_gap_s and d[i, j] < tau \
+                        and _near(ti, tj, gap, cfg.relink_body_heights_per_s):
+                    cost[i, j] = d[i, j]
+        for i, ti in enumerate(group):
+            if ti.tracklet_id in has_succ:
+                cost[i, :] = np.inf
+            if ti.tracklet_id in has_pred:
+                cost[:, i] = np.inf
+        succ, pred = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
+        for i, j in enumerate(succ):
+            if np.isfinite(cost[i, j]) and pred[j] == i:
+                ti, tj = group[i], group[j]
+                p = float(negatives.share_closer(d[i, j]))
+                out.append(TrustedLink(ti.tracklet_id, tj.tracklet_id, cam, cam, "relink", float(d[i, j]), 1.0,
+                                       tj.t_start_s - ti.t_end_s, 0.0, 0.0, "", 1.0 - p, 0))
+    return sorted(out)
+
+
+def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink]) -> list[Visit]:
+    """Chains of relinked fragments (each fragment has at most one successor and predecessor)."""
+    by_id = {t.tracklet_id: t for t in tracklets}
+    nxt = {l.tracklet_a: l.tracklet_b for l in relinks if l.tracklet_a in by_id and l.tracklet_b in by_id}
+    has_pred = set(nxt.values())
+    out = []
+    for t in sorted(tracklets, key=lambda t: (t.t_start_s, t.tracklet_id)):
+        if t.tracklet_id in has_pred:
+            continue
+        chain = [t]
+        while chain[-1].tracklet_id in nxt:
+            chain.append(by_id[nxt[chain[-1].tracklet_id]])
+        w = np.array([m.n_crops for m in chain], dtype=np.float64)
+        feat = (np.stack([m.feature for m in chain]).astype(np.float64) * w[:, None]).sum(0) / w.sum()
+        out.append(Visit(tuple(m.tracklet_id for m in chain), t.camera_id, min(m.t_start_s for m in chain),
+                         max(m.t_end_s for m in chain), feat.astype(np.float32)))
+    return out
+
+
+def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: NegativeDistances, cfg: Trust,
+                fixed: Iterable[TrustedLink] = ()) -> list[TrustedLink]:
+    """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots."""
+    pos = {tid: k for k, v in enumerate(visits) for tid in v.members}
+    out: list[TrustedLink] = []
+    has_succ: set[int] = set()
+    has_pred: set[int] = set()
+    for l in fixed:
+        if l.kind == "cross" and l.tracklet_a in pos and l.tracklet_b in pos:
+            out.append(l)
+            has_succ.add(pos[l.tracklet_a])
+            has_pred.add(pos[l.tracklet_b])
+    if len(negatives) < cfg.min_negatives or len(visits) < 2:
+        return sorted(out)
+    tau = negatives.quantile(cfg.link_quantile)
+    d = distance_matrix(np.stack([v.feature for v in visits]), np.stack([v.feature for v in visits]))
+    enter = np.array([v.t_enter_s for v in visits])
+    leave = np.array([v.t_exit_s for v in visits])
+    plausible: list[tuple[int, int, float, float, object]] = []
+    for u, vu in enumerate(visits):
+        dt = enter - leave[u]
+        for v in np.flatnonzero(dt > 0):
+            vv = visits[v]
+            if vv.camera_id == vu.camera_id:
+                continue
+            prior = transfer.pair(vu.camera_id, vv.camera_id)
+            r = float(prior.r(dt[v]))
+            if r >= cfg.min_r:
+                plausible.append((u, int(v), float(dt[v]), r, prior))
+    rivals_out: dict[int, int] = {}
+    rivals_in: dict[int, int] = {}
+    for u, v, *_ in plausible:
+        rivals_out[u] = rivals_out.get(u, 0) + 1
+        rivals_in[v] = rivals_in.get(v, 0) + 1
+    cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
+    for _, u, v, dt, r, prior in cands:
+        if u in has_succ or v in has_pred:
+            continue
+        has_succ.add(u)
+        has_pred.add(v)
+        rivals = rivals_out[u] + rivals_in[v] - 2
+        p = float(negatives.share_closer(d[u, v]))
+        conf = r * (1.0 - p) ** max(1, rivals)
+        vu, vv = visits[u], visits[v]
+        out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
+                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals))
+    return sorted(out)
+
+
+def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, negatives: NegativeDistances,
+                  cfg: Trust, fixed: Iterable[TrustedLink] = ()) -> tuple[list[TrustedLink], list[Visit]]:
+    """Relinks and cross links over ``tracklets`` (steps 1-4), with the visits they imply."""
+    fixed = list(fixed)
+    relinks = relink_fragments(tracklets, negatives, cfg, fixed)
+    visits = visits_of(tracklets, relinks)
+    return relinks + link_visits(visits, transfer, negatives, cfg, fixed), visits
