@@ -27,7 +27,8 @@ from .identities import IdentityBook
 from .negatives import NegativeDistances
 from .records import AssociationError, TrackletMeta
 from .transfer import TransferModel
-from .trusted import TrustedLink, trusted_links
+from .candidates import rank_candidates
+from .trusted import TrustedLink, Visit, trusted_links
 
 MAX_NEGATIVES = 20_000
 
@@ -65,6 +66,22 @@ class LiveLinker:
 
     def negatives(self) -> NegativeDistances:
         return NegativeDistances(np.fromiter(self._neg, dtype=np.float64))
+
+    def visits_around(self, tracklet_id: str) -> list[Visit]:
+        """The visits within two transfer horizons of one tracklet, as the linker forms them."""
+        q = self.metas.get(tracklet_id)
+        if q is None:
+            raise AssociationError(f"tracklet {tracklet_id!r} is not in the live window")
+        reach = 2.0 * (self.transfer.horizon_s() + self.cfg.relink_max_gap_s)
+        near = [m for m in self.metas.values() if m.t_end_s >= q.t_start_s - reach and m.t_start_s <= q.t_end_s + reach]
+        ids = {m.tracklet_id for m in near}
+        fixed = [l for l in self._shown.values() if l.tracklet_a in ids and l.tracklet_b in ids]
+        return trusted_links(near, self.transfer, self.negatives(), self.cfg, fixed)[1]
+
+    def candidates(self, tracklet_id: str, k: int = 10) -> list[dict]:
+        """Other cameras' visits ranked for ``tracklet_id`` (``candidates.rank_candidates``)."""
+        return rank_candidates(tracklet_id, self.visits_around(tracklet_id), self.transfer, self.negatives(),
+                               self.identities(), k)
 
     def links_of(self, tracklet_id: str) -> list[TrustedLink]:
         return [l for l in self._shown.values() if tracklet_id in (l.tracklet_a, l.tracklet_b)]

@@ -60,6 +60,16 @@ class RoundPolicy:
         self.last_request_s = now_s
 
 
+def meta_of(t: Tracklet, version: int) -> TrackletMeta:
+    """What association reads of a stored or received tracklet (embedding of ``version``)."""
+    boxes = t.boxes_xyxy
+    return TrackletMeta(t.tracklet_id, t.camera_id, t.t_start_s, t.t_end_s,
+                        np.asarray(t.embedding, dtype=np.float32), version,
+                        n_crops=max(1, len(t.crop_times_s) or len(t.crops_jpeg)),
+                        first_box_xyxy=tuple(boxes[0]) if len(boxes) else None,
+                        last_box_xyxy=tuple(boxes[-1]) if len(boxes) else None)
+
+
 def _identity_link_row(link: TrustedLink, status: str, version: int, now_event_s: float,
                        final_at_event_s: float | None) -> IdentityLinkRow:
     return IdentityLinkRow(link.tracklet_a, link.tracklet_b, link.kind, status, min(1.0, max(0.0, link.confidence)),
@@ -270,12 +280,7 @@ class AssociatorCore:
 
     # ------------------------------------------------------------------ internals
     def _meta(self, t: Tracklet) -> TrackletMeta:
-        boxes = t.boxes_xyxy
-        return TrackletMeta(t.tracklet_id, t.camera_id, t.t_start_s, t.t_end_s,
-                            np.asarray(t.embedding, dtype=np.float32), self.model_version,
-                            n_crops=max(1, len(t.crop_times_s) or len(t.crops_jpeg)),
-                            first_box_xyxy=tuple(boxes[0]) if len(boxes) else None,
-                            last_box_xyxy=tuple(boxes[-1]) if len(boxes) else None)
+        return meta_of(t, self.model_version)
 
     def _linker_add(self, meta: TrackletMeta, evicted) -> None:
         for tid in evicted:
@@ -312,6 +317,18 @@ class AssociatorCore:
         mapping = {t: self.ids.persistent(book[t]) for t in tracklet_ids if t in book}
         if mapping:
             self.store.set_identities(mapping)
+
+    def candidates(self, tracklet_id: str, k: int = 10) -> dict:
+        """Other cameras' visits ranked for one tracklet, with D, R, dt vs the pair's transfer time,
+        the prior's source and a confidence (``associate.candidates``); identity ids are persistent.
+        Raises AssociationError when the tracklet is not in the live window."""
+        rows = self.linker.candidates(tracklet_id, k)
+        ids = self.identities()
+        for row in rows:
+            row["identity_id"] = ids.get(row["tracklet_ids"][0])
+        meta = self.linker.metas[tracklet_id]
+        return {"tracklet_id": tracklet_id, "camera_id": meta.camera_id, "identity_id": ids.get(tracklet_id),
+                "model_version": self.model_version, "candidates": rows}
 
     def identities(self) -> dict[str, int]:
         """Persistent identity ids of the window's tracklets (chains of links shown to users)."""
