@@ -4,7 +4,8 @@ Every ``update(now_event_s)`` re-decides the links (``trusted.trusted_links``) o
 region of the window (the tracklets that ended within two transfer horizons), honouring the
 links already final. A decided link is *shown* only when its context is complete:
 - a cross link u -> v once every visit that could have followed u by time has had its chance to
-  arrive (now >= exit of u + the pair's mean transfer time + 2 spreads);
+  arrive (now >= exit of u + the pair's mean transfer time + the spreads at which R falls to
+  ``min_r``, 2.45 for 0.05);
 - a fragment link once the largest fragment gap has passed after the earlier fragment.
 Shown links are provisional until their horizon passes (3 spreads, plus the fragment gap), then
 final and frozen. A shown link that the next decision drops is *retracted* (counted; rare by
@@ -138,7 +139,8 @@ class LiveLinker:
         end_a = self.metas[link.tracklet_a].t_end_s
         if link.kind == "relink":
             return end_a + self.cfg.relink_max_gap_s
-        return end_a + link.transfer_mean_s + 2.0 * link.transfer_std_s
+        # Every rival that passes R >= min_r enters by mean + z spreads after the exit.
+        return end_a + link.transfer_mean_s + float(np.sqrt(2.0 * np.log(1.0 / self.cfg.min_r))) * link.transfer_std_s
 
     def _final_s(self, link: TrustedLink) -> float:
         end_a = self.metas[link.tracklet_a].t_end_s
@@ -154,7 +156,8 @@ class LiveLinker:
         region = [m for m in self.metas.values() if m.t_end_s >= region_from]
         in_region = {m.tracklet_id for m in region}
         fixed = [l for k, l in self._shown.items() if k in self._final and set(k) <= in_region]
-        decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed)
+        preferred = [k for k in self._shown if k not in self._final]
+        decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred)
         decided_by_key = {l.key: l for l in decided}
         keep_at = 0.5 * self.cfg.min_confidence        # hysteresis: a shown link is not dropped for a wobble
         shown, retracted, finalized = [], [], []

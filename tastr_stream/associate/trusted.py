@@ -8,7 +8,8 @@ user reads as "the same person" is decided here instead, batch over a set of tra
 1. **Visits.** Fragments of one person's pass through one view are joined first: j starts at
    most ``relink_max_gap_s`` after i ends, near where i ended (``relink_body_heights_per_s`` box
    heights per second of gap), their appearance distance is under the ``relink_quantile`` of
-   different-person distances, and each is the other's best such partner. A visit's feature is
+   different-person distances (``link_quantile`` when boxes are unknown and only appearance
+   speaks), and each is the other's best such partner. A visit's feature is
    the crop-weighted mean of its fragments; it enters when its first fragment starts and exits
    when its last ends, so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
@@ -88,31 +89,44 @@ class Visit:
     feature: np.ndarray
 
 
-def _centre_and_height(box) -> tuple[float, float, float] | None:
-    if box is None:
-        return None
-    x0, y0, x1, y1 = box
-    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, max(y1 - y0, 1.0)
+def _centres_and_heights(boxes: list) -> np.ndarray:
+    """(n, 3) box centre x, y and height; NaN rows where a tracklet has no box."""
+    out = np.full((len(boxes), 3), np.nan)
+    for i, box in enumerate(boxes):
+        if box is not None:
+            x0, y0, x1, y1 = box
+            out[i] = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, max(y1 - y0, 1.0))
+    return out
 
 
-def _near(before: TrackletMeta, after: TrackletMeta, gap_s: float, per_s: float) -> bool:
-    """Did ``after`` begin where ``before`` ended, give or take how far a person walks in the gap?"""
-    a, b = _centre_and_height(before.last_box_xyxy), _centre_and_height(after.first_box_xyxy)
-    if a is None or b is None:
-        return True                     # no boxes (tests, other sources): appearance and time decide
-    h = (a[2] + b[2]) / 2.0
-    return float(np.hypot(a[0] - b[0], a[1] - b[1])) <= h * (1.0 + per_s * max(gap_s, 0.0))
+def _near(group: Sequence[TrackletMeta], gap_s: np.ndarray, per_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """[i, j]: did j begin where i ended, give or take how far a person walks in the gap? And
+    [i, j]: is that known at all (both have boxes)?"""
+    a = _centres_and_heights([t.last_box_xyxy for t in group])
+    b = _centres_and_heights([t.first_box_xyxy for t in group])
+    dist = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+    h = (a[:, None, 2] + b[None, :, 2]) / 2.0
+    known = ~np.isnan(dist)
+    with np.errstate(invalid="ignore"):
+        ok = dist <= h * (1.0 + per_s * np.maximum(gap_s, 0.0))
+    return ok & known, known
+
+
+def _pair_key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
 
 
 def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDistances, cfg: Trust,
-                     fixed: Iterable[TrustedLink] = ()) -> list[TrustedLink]:
-    """Step 1: mutual-best fragment links inside each camera (``fixed`` ones are kept and honoured)."""
+                     fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset()) -> list[TrustedLink]:
+    """Step 1: mutual-best fragment links inside each camera. ``fixed`` ones are kept as they
+    are; ``preferred`` keys (links users already see) are kept first while they pass the tests."""
     out = [l for l in fixed if l.kind == "relink"]
     has_succ = {l.tracklet_a for l in out}
     has_pred = {l.tracklet_b for l in out}
     if len(negatives) < 1:
         return sorted(out)
     tau = negatives.quantile(cfg.relink_quantile)
+    tau_blind = negatives.quantile(min(cfg.relink_quantile, cfg.link_quantile))   # no boxes: appearance alone
     by_cam: dict[str, list[TrackletMeta]] = {}
     for t in tracklets:
         by_cam.setdefault(t.camera_id, []).append(t)
@@ -121,26 +135,28 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         if len(group) < 2:
             continue
         d = distance_matrix(np.stack([t.feature for t in group]), np.stack([t.feature for t in group]))
-        n = len(group)
-        cost = np.full((n, n), np.inf)
-        for i, ti in enumerate(group):
-            for j, tj in enumerate(group):
-                gap = tj.t_start_s - ti.t_end_s
-                if i != j and 0.0 <= gap <= cfg.relink_max_gap_s and d[i, j] < tau \
-                        and _near(ti, tj, gap, cfg.relink_body_heights_per_s):
-                    cost[i, j] = d[i, j]
+        gap = np.array([t.t_start_s for t in group])[None, :] - np.array([t.t_end_s for t in group])[:, None]
+        near, known = _near(group, gap, cfg.relink_body_heights_per_s)
+        ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(known, near & (d < tau), d < tau_blind)
+        np.fill_diagonal(ok, False)
+        cost = np.where(ok, d, np.inf)
+        chosen = [(i, j) for i, j in zip(*np.nonzero(ok))
+                  if _pair_key(group[i].tracklet_id, group[j].tracklet_id) in preferred]
         for i, ti in enumerate(group):
             if ti.tracklet_id in has_succ:
                 cost[i, :] = np.inf
             if ti.tracklet_id in has_pred:
                 cost[:, i] = np.inf
+        for i, j in chosen:
+            cost[i, :] = np.inf
+            cost[:, j] = np.inf
         succ, pred = np.argmin(cost, axis=1), np.argmin(cost, axis=0)
-        for i, j in enumerate(succ):
-            if np.isfinite(cost[i, j]) and pred[j] == i:
-                ti, tj = group[i], group[j]
-                p = float(negatives.share_closer(d[i, j]))
-                out.append(TrustedLink(ti.tracklet_id, tj.tracklet_id, cam, cam, "relink", float(d[i, j]), 1.0,
-                                       tj.t_start_s - ti.t_end_s, 0.0, 0.0, "", 1.0 - p, 0))
+        chosen += [(i, int(j)) for i, j in enumerate(succ) if np.isfinite(cost[i, j]) and pred[j] == i]
+        for i, j in chosen:
+            ti, tj = group[i], group[j]
+            p = float(negatives.share_closer(d[i, j]))
+            out.append(TrustedLink(ti.tracklet_id, tj.tracklet_id, cam, cam, "relink", float(d[i, j]), 1.0,
+                                   tj.t_start_s - ti.t_end_s, 0.0, 0.0, "", 1.0 - p, 0))
     return sorted(out)
 
 
@@ -164,8 +180,9 @@ def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink])
 
 
 def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: NegativeDistances, cfg: Trust,
-                fixed: Iterable[TrustedLink] = ()) -> list[TrustedLink]:
-    """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots."""
+                fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset()) -> list[TrustedLink]:
+    """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots and
+    ``preferred`` keys (links users already see) go first while they pass the tests."""
     pos = {tid: k for k, v in enumerate(visits) for tid in v.members}
     out: list[TrustedLink] = []
     has_succ: set[int] = set()
@@ -197,8 +214,9 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
     for u, v, *_ in plausible:
         rivals_out[u] = rivals_out.get(u, 0) + 1
         rivals_in[v] = rivals_in.get(v, 0) + 1
-    cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
-    for _, u, v, dt, r, prior in cands:
+    cands = sorted((_pair_key(visits[u].members[-1], visits[v].members[0]) not in preferred, d[u, v] / r,
+                    u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
+    for _, _, u, v, dt, r, prior in cands:
         if u in has_succ or v in has_pred:
             continue
         has_succ.add(u)
@@ -213,9 +231,14 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
 
 
 def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, negatives: NegativeDistances,
-                  cfg: Trust, fixed: Iterable[TrustedLink] = ()) -> tuple[list[TrustedLink], list[Visit]]:
-    """Relinks and cross links over ``tracklets`` (steps 1-4), with the visits they imply."""
-    fixed = list(fixed)
-    relinks = relink_fragments(tracklets, negatives, cfg, fixed)
+                  cfg: Trust, fixed: Iterable[TrustedLink] = (), preferred: Iterable[tuple[str, str]] = (),
+                  ) -> tuple[list[TrustedLink], list[Visit]]:
+    """Relinks and cross links over ``tracklets`` (steps 1-4), with the visits they imply.
+
+    ``fixed``: final links, kept as they are. ``preferred``: keys of links users already see; they
+    keep their place while they still pass every test, so a later arrival or a slightly moved
+    prior does not reshuffle what was shown (only evidence against a link retracts it)."""
+    fixed, preferred = list(fixed), frozenset(preferred)
+    relinks = relink_fragments(tracklets, negatives, cfg, fixed, preferred)
     visits = visits_of(tracklets, relinks)
-    return relinks + link_visits(visits, transfer, negatives, cfg, fixed), visits
+    return relinks + link_visits(visits, transfer, negatives, cfg, fixed, preferred), visits

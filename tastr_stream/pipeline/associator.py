@@ -182,16 +182,16 @@ class AssociatorCore:
         idle = wall - self._newest_at_wall_s - self.config.associator.window.clock_follows_wall_after_s
         return self.newest_event_s + max(0.0, idle)
 
-    def finalize(self, wall_now_s: float | None = None) -> int:
+    def finalize(self, wall_now_s: float | None = None, now_event_s: float | None = None) -> int:
         """Decide the links users see and mark final what can no longer change (event time);
-        returns how many links became final."""
+        returns how many links became final. ``now_event_s`` overrides the event clock (replays)."""
         if not np.isfinite(self.newest_event_s):
             return 0
         done = self.assoc.finalize(self.newest_event_s)
         links = list(done.pairs) + list(done.relinks)
         if links:
             self.store.upsert_links(_link_row(l, "final", self.model_version) for l in links)
-        now = self.event_now_s(wall_now_s)
+        now = self.event_now_s(wall_now_s) if now_event_s is None else float(now_event_s)
         update = self.linker.update(now)
         self._store_link_update(update, now)
         self.store.kv_set("newest_event_s", float(self.newest_event_s))
