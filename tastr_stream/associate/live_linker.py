@@ -9,8 +9,9 @@ links already final. A decided link is *shown* only when its context is complete
 - a fragment link once the largest fragment gap has passed after the earlier fragment.
 Shown links are provisional until their horizon passes (3 spreads, plus the fragment gap), then
 final and frozen. A shown link that the next decision drops is *retracted* (counted; rare by
-construction: it needs a better rival to arrive after the context was complete). Final cross
-links that are confident teach the transfer model (``transfer.TransferModel``).
+construction: it needs a better rival to arrive after the context was complete). Decided cross
+links whose context is complete and whose confidence is at least ``learn_confidence`` teach the
+transfer model (``transfer.TransferModel``), shown or not.
 
 Identities are chains of shown links, numbered stably by an :class:`IdentityBook`.
 """
@@ -179,8 +180,8 @@ class LiveLinker:
                 shown.append(link)
                 self.shown_total += 1
         for key, link in decided_by_key.items():
-            final_s = self._final_s(link) if link.kind == "cross" else np.inf
-            if key in self._learned or now_event_s < final_s or final_s <= self._learned_until_s:
+            ready_s = self._ready_s(link) if link.kind == "cross" else np.inf
+            if key in self._learned or now_event_s < ready_s or ready_s <= self._learned_until_s:
                 continue
             self._learned.add(key)
             if link.confidence >= self.cfg.learn_confidence:

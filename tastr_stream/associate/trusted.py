@@ -8,8 +8,9 @@ user reads as "the same person" is decided here instead, batch over a set of tra
 1. **Visits.** Fragments of one person's pass through one view are joined first: j starts at
    most ``relink_max_gap_s`` after i ends, near where i ended (``relink_body_heights_per_s`` box
    heights per second of gap), their appearance distance is under the ``relink_quantile`` of
-   different-person distances (``link_quantile`` when boxes are unknown and only appearance
-   speaks), and each is the other's best such partner. A visit's feature is
+   different-person distances (``link_quantile`` when boxes are unknown, or when i ended at the
+   side of the picture: someone who walked out and someone who walks in are two people unless
+   they look as alike as a cross-camera link), and each is the other's best such partner. A visit's feature is
    the crop-weighted mean of its fragments; it enters when its first fragment starts and exits
    when its last ends, so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
@@ -112,6 +113,17 @@ def _near(group: Sequence[TrackletMeta], gap_s: np.ndarray, per_s: float) -> tup
     return ok & known, known
 
 
+def _left_the_picture(group: Sequence[TrackletMeta], margin: float = 0.01) -> np.ndarray:
+    """Per fragment: did its last box touch the left or right side of the picture? The picture's
+    width is not on the wire; the rightmost box edge the camera's fragments reach stands in for it."""
+    last = [t.last_box_xyxy for t in group]
+    edges = [b[2] for t in group for b in (t.first_box_xyxy, t.last_box_xyxy) if b is not None]
+    if not edges:
+        return np.zeros(len(group), dtype=bool)
+    width = max(edges)
+    return np.array([b is not None and (b[0] <= margin * width or b[2] >= (1.0 - margin) * width) for b in last])
+
+
 def _pair_key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
@@ -137,7 +149,11 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         d = distance_matrix(np.stack([t.feature for t in group]), np.stack([t.feature for t in group]))
         gap = np.array([t.t_start_s for t in group])[None, :] - np.array([t.t_end_s for t in group])[:, None]
         near, known = _near(group, gap, cfg.relink_body_heights_per_s)
-        ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(known, near & (d < tau), d < tau_blind)
+        # A fragment that ended at the side of the picture is a person who walked out, not a lost
+        # track: whoever comes back in must look like them as surely as across cameras.
+        out_of_view = _left_the_picture(group)[:, None]
+        ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
+            known & ~out_of_view, near & (d < tau), (near | ~known) & (d < tau_blind))
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))
