@@ -1,14 +1,18 @@
 """A small HTTP JSON API over :class:`LookupService`, for people, scripts and dashboards.
 
 Binds to loopback unless configured otherwise. Thumbnails are not inlined in JSON; each
-sighting carries a ``thumbnail_url`` served as ``image/jpeg``.
+sighting carries a ``thumbnail_url`` served as ``image/jpeg`` (a candidate, one
+``thumbnail_urls`` entry per tracklet of its visit). Errors are JSON too: 404 for what does not
+exist (an unknown tracklet, identity or path), 400 for a malformed request.
 
   GET  /api/tracklet/<tracklet_id>
   GET  /api/camera/<camera_id>/track/<local_track_id>
   GET  /api/identity/<identity_id>
+  GET  /api/candidates?tracklet_id=ID&k=N    other cameras' visits ranked for one tracklet
   GET  /api/recent?limit=N
   GET  /api/stats
   GET  /api/network                          cameras and every pair's transfer-time prior
+                                             (configured, and what the associator uses now)
   GET  /api/thumbnail/<tracklet_id>          image/jpeg
   POST /api/search?k=N   (body: a JPEG/PNG person image)
 """
@@ -26,13 +30,21 @@ from .lookup import LookupService
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# Error replies that name something that does not exist (404); any other error is the request's (400).
+NOT_FOUND = ("unknown", "no tracklet", "not in the")
+# () -> {"a-b": {"configured_s", "mean_s", "std_s", "source", "samples"}}: the transfer times in use now.
+TransferView = Callable[[], dict[str, dict[str, Any]]]
+
+
+def _thumbnail_url(tracklet_id: str) -> str:
+    return f"/api/thumbnail/{quote(tracklet_id, safe='')}"
 
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         out = {k: _jsonable(v) for k, v in obj.items() if k != "thumbnail_jpeg"}
         if "thumbnail_jpeg" in obj and "tracklet_id" in obj:
-            out["thumbnail_url"] = f"/api/thumbnail/{quote(obj['tracklet_id'], safe='')}" if obj["thumbnail_jpeg"] else None
+            out["thumbnail_url"] = _thumbnail_url(obj["tracklet_id"]) if obj["thumbnail_jpeg"] else None
         return out
     if isinstance(obj, list):
         return [_jsonable(v) for v in obj]
@@ -41,8 +53,28 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _with_thumbnail_urls(reply: dict) -> dict:
+    """A candidates reply with thumbnail URLs for the query and every candidate's tracklets."""
+    if not reply.get("ok"):
+        return reply
+    return {**reply, "thumbnail_url": _thumbnail_url(reply["tracklet_id"]),
+            "candidates": [{**c, "thumbnail_urls": [_thumbnail_url(t) for t in c["tracklet_ids"]]}
+                           for c in reply["candidates"]]}
+
+
+def _network_now(network: dict[str, Any], transfer_view: TransferView | None) -> dict[str, Any]:
+    """The configured graph, each pair with ``transfer``: the prior association uses now
+    (configured, site-scaled or learned from confident links), when the associator says."""
+    if transfer_view is None:
+        return network
+    now = transfer_view()
+    return {**network, "pairs": [{**p, "transfer": now.get(f"{p['a']}-{p['b']}", now.get(f"{p['b']}-{p['a']}"))}
+                                 for p in network["pairs"]]}
+
+
 def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None],
-                  pages: dict[str, tuple[str, bytes]], network: dict[str, Any] | None):
+                  pages: dict[str, tuple[str, bytes]], network: dict[str, Any] | None,
+                  transfer_view: TransferView | None):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tastr-stream"
 
@@ -58,8 +90,8 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
             self.wfile.write(body)
 
         def _json(self, reply: dict) -> None:
-            code = 200 if reply.get("ok", True) else (404 if "unknown" in str(reply.get("error", "")) or
-                                                      "no tracklet" in str(reply.get("error", "")) else 400)
+            error = str(reply.get("error", ""))
+            code = 200 if reply.get("ok", True) else (404 if any(w in error for w in NOT_FOUND) else 400)
             self._send(code, json.dumps(_jsonable(reply)).encode(), "application/json")
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -79,6 +111,14 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
             if route[0] == "camera" and len(route) == 4 and route[2] == "track" and route[3].lstrip("-").isdigit():
                 return self._json(lookup.handle({"op": "camera_track", "camera_id": route[1],
                                                  "local_track_id": int(route[3])}))
+            if route == ["candidates"]:
+                body: dict[str, Any] = {"op": "candidates"}
+                if "tracklet_id" in query:
+                    body["tracklet_id"] = query["tracklet_id"][0]
+                if "k" in query:
+                    k = query["k"][0]
+                    body["k"] = int(k) if k.isdigit() else k
+                return self._json(_with_thumbnail_urls(lookup.handle(body)))
             if route == ["recent"]:
                 limit = query.get("limit", ["20"])[0]
                 body = {"op": "recent", "limit": int(limit) if limit.isdigit() else limit}
@@ -88,7 +128,7 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
             if route == ["network"]:
                 if network is None:
                     return self._json({"ok": False, "error": "unknown path /api/network: no network configured"})
-                return self._json({"ok": True, **network})
+                return self._json({"ok": True, **_network_now(network, transfer_view)})
             if route[0] == "thumbnail" and len(route) == 2:
                 jpeg = thumbnail(route[1])
                 if jpeg is None:
@@ -113,10 +153,15 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
 class HttpApi:
     def __init__(self, lookup: LookupService, thumbnail: Callable[[str], bytes | None], host: str = "127.0.0.1",
                  port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None,
-                 network: dict[str, Any] | None = None):
+                 network: dict[str, Any] | None = None, transfer_view: TransferView | None = None):
         """``pages``: static ``{url_path: (content_type, body)}`` (the web page); ``network``: the
-        JSON-able camera graph served at ``/api/network`` (see :func:`.web.network_view`)."""
-        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network))
+        JSON-able camera graph served at ``/api/network`` (see :func:`.web.network_view`);
+        ``transfer_view``: the transfer times in use now, added to each pair of that graph.
+
+        Requests are answered on the server's own threads: ``lookup`` and ``transfer_view`` must be
+        safe to call while the daemon's loop runs (store reads are; the window needs a lock)."""
+        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network,
+                                                                      transfer_view))
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)

@@ -8,9 +8,17 @@ ops:
   ``tracklet``      {tracklet_id}                 -> identity and every sighting across cameras
   ``camera_track``  {camera_id, local_track_id}   -> the same, for each tracklet of that local track
   ``identity``      {identity_id}                 -> every sighting of that identity
+  ``candidates``    {tracklet_id, k=10}           -> the other cameras' visits ranked for that tracklet
   ``image``         {jpeg: bytes, k}              -> the k tracklets nearest to a person image
   ``recent``        {limit}                       -> the most recently active identities
   ``stats``         {}                            -> store and model figures
+
+Every sighting says why it belongs to its identity: ``why`` lists the shown links touching it
+(``identity_links``), each with D, R, dt against the pair's transfer time and spread, where that
+prior came from, the confidence, the model version and the ``other`` tracklet. A ``candidates``
+row carries the same figures for a link that may or may not have been made, so an operator can
+confirm or reject a match. ``candidates`` is answered by the callable given to the service (the
+live associator's window, or ``pipeline.inspect.StoreInspector`` over a finished run's store).
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import TastrError
-from ..store import Store
+from ..store import IdentityLinkRow, Store
 from ..store.rows import Sighting
 
 log = logging.getLogger(__name__)
 MAX_K = 100
+OPS = ("tracklet", "camera_track", "identity", "candidates", "image", "recent", "stats")
+# (tracklet_id, k) -> {tracklet_id, camera_id, identity_id, model_version, candidates: [...]}
+CandidatesFn = Callable[[str, int], dict[str, Any]]
 
 
 class BadRequest(TastrError):
@@ -42,6 +53,19 @@ def _field(body: dict, name: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
+def _k(body: dict, default: int) -> int:
+    k = body.get("k", default)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise BadRequest(f"field 'k' must be an int in 1..{MAX_K}, got {k!r}")
+    return k
+
+
+def why_dict(link: IdentityLinkRow, tracklet_id: str) -> dict[str, Any]:
+    """One shown link touching ``tracklet_id``, as a sighting's explanation."""
+    return {**link.explain, "status": link.status, "kind": link.kind, "confidence": round(link.confidence, 4),
+            "model_version": link.model_version, "other": link.b if tracklet_id == link.a else link.a}
+
+
 def sighting_dict(s: Sighting, with_thumbnail: bool = True) -> dict[str, Any]:
     out = {"tracklet_id": s.tracklet_id, "identity_id": s.identity_id, "camera_id": s.camera_id,
            "local_track_id": s.local_track_id, "t_start_s": s.t_start_s, "t_end_s": s.t_end_s,
@@ -53,9 +77,13 @@ def sighting_dict(s: Sighting, with_thumbnail: bool = True) -> dict[str, Any]:
 
 class LookupService:
     def __init__(self, store: Store, embed_image: Callable[[bytes], tuple[np.ndarray | None, int]] | None = None,
-                 current_version: Callable[[], int] = lambda: 0, observe: Callable[[str, float], None] | None = None):
+                 current_version: Callable[[], int] = lambda: 0, observe: Callable[[str, float], None] | None = None,
+                 candidates: CandidatesFn | None = None):
+        """``candidates(tracklet_id, k)`` ranks other cameras' visits (``AssociatorCore.candidates``
+        or ``StoreInspector.candidates``); it may raise TastrError, which becomes an error reply."""
         self.store = store
         self.embed_image = embed_image
+        self.candidates = candidates
         self.current_version = current_version
         self.observe = observe
 
@@ -67,7 +95,7 @@ class LookupService:
                 raise BadRequest(f"request must be a map, got {type(body).__name__}")
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) and op.isidentifier() else None
             if handler is None:
-                raise BadRequest(f"unknown op {op!r}; expected one of tracklet, camera_track, identity, image, recent, stats")
+                raise BadRequest(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
             reply = {"ok": True, "op": op, **handler(body, with_thumbnails)}
         except BadRequest as e:
             reply = {"ok": False, "op": op, "error": str(e)}
@@ -79,6 +107,20 @@ class LookupService:
         return reply
 
     # ------------------------------------------------------------------ ops
+    def _with_why(self, sightings: list[dict[str, Any]]) -> None:
+        """Add ``why`` to every sighting of one answer, from one store query for all of them.
+        Links into a sighting (from an earlier one) come before links out of it."""
+        if not sightings:
+            return
+        by_tracklet: dict[str, list[IdentityLinkRow]] = {}
+        for link in self.store.identity_links(tracklet_ids=[s["tracklet_id"] for s in sightings]):
+            by_tracklet.setdefault(link.a, []).append(link)
+            by_tracklet.setdefault(link.b, []).append(link)
+        for s in sightings:
+            tid = s["tracklet_id"]
+            links = sorted(by_tracklet.get(tid, []), key=lambda l: (l.explain.get("tracklet_b") != tid, l.a, l.b))
+            s["why"] = [why_dict(l, tid) for l in links]
+
     def _identity_answer(self, tracklet_id: str, thumbs: bool) -> dict[str, Any]:
         identity = self.store.identity_of(tracklet_id)
         if identity is None:
@@ -89,7 +131,9 @@ class LookupService:
                 "sightings": [sighting_dict(s, thumbs) for s in self.store.sightings(identity)]}
 
     def _op_tracklet(self, body: dict, thumbs: bool) -> dict[str, Any]:
-        return self._identity_answer(_field(body, "tracklet_id", str), thumbs)
+        answer = self._identity_answer(_field(body, "tracklet_id", str), thumbs)
+        self._with_why(answer["sightings"])
+        return answer
 
     def _op_camera_track(self, body: dict, thumbs: bool) -> dict[str, Any]:
         camera = _field(body, "camera_id", str)
@@ -97,20 +141,34 @@ class LookupService:
         ids = self.store.find_by_camera_track(camera, local)
         if not ids:
             raise BadRequest(f"no tracklet of camera {camera!r} with local track id {local}")
-        return {"results": [self._identity_answer(t, thumbs) for t in ids]}
+        results = [self._identity_answer(t, thumbs) for t in ids]
+        self._with_why([s for r in results for s in r["sightings"]])
+        return {"results": results}
 
     def _op_identity(self, body: dict, thumbs: bool) -> dict[str, Any]:
         identity = _field(body, "identity_id", int)
         sightings = self.store.sightings(identity)
         if not sightings:
             raise BadRequest(f"unknown identity {identity}")
-        return {"identity_id": identity, "sightings": [sighting_dict(s, thumbs) for s in sightings]}
+        out = [sighting_dict(s, thumbs) for s in sightings]
+        self._with_why(out)
+        return {"identity_id": identity, "sightings": out}
+
+    def _op_candidates(self, body: dict, thumbs: bool) -> dict[str, Any]:
+        tracklet_id = _field(body, "tracklet_id", str)
+        k = _k(body, 10)
+        if self.candidates is None:
+            raise BadRequest("candidates are not available here (no association window to rank from)")
+        try:
+            return dict(self.candidates(tracklet_id, k))
+        except TastrError:
+            if self.store.identity_of(tracklet_id) is None and self.store.get_tracklet(tracklet_id) is None:
+                raise BadRequest(f"unknown tracklet {tracklet_id!r}") from None
+            raise                                # known, but not rankable (evicted, no embedding...)
 
     def _op_image(self, body: dict, thumbs: bool) -> dict[str, Any]:
         jpeg = _field(body, "jpeg", bytes)
-        k = body.get("k", 5)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise BadRequest(f"field 'k' must be an int in 1..{MAX_K}, got {k!r}")
+        k = _k(body, 5)
         if self.embed_image is None:
             raise BadRequest("image search is not available on this associator (no model loaded)")
         query, version = self.embed_image(jpeg)
@@ -144,6 +202,7 @@ class LookupService:
                 seen[ident] = [sighting_dict(s, thumbs) for s in self.store.sightings(ident)]
                 if len(seen) >= limit:
                     break
+        self._with_why([s for group in seen.values() for s in group])
         return {"identities": [{"identity_id": i, "sightings": s} for i, s in seen.items()]}
 
     def _op_stats(self, body: dict, thumbs: bool) -> dict[str, Any]:

@@ -5,6 +5,6 @@ running this often have no internet). It talks only to the JSON API in :mod:`..h
 """
 
 from .assets import PAGE_PATHS, load_pages
-from .graph import network_view
+from .graph import network_view, transfer_now
 
-__all__ = ["PAGE_PATHS", "load_pages", "network_view"]
+__all__ = ["PAGE_PATHS", "load_pages", "network_view", "transfer_now"]

@@ -2,15 +2,20 @@
 
 Computed once by the associator from the same config its association uses (mean transfer time
 t_ij and sigma_ij from :class:`~tastr_stream.associate.str_prior.TransferPrior`), so what a user
-sees on the page is the prior actually applied, not a second reading of the config.
+sees on the page is the prior actually applied, not a second reading of the config. The transfer
+times the linker uses now (configured, scaled by the site or learned per pair from confident
+links, :class:`~tastr_stream.associate.transfer.TransferModel`) change as the run goes on and are
+read on each request (:func:`transfer_now`).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from ...associate.str_prior import TransferPrior
+from ...associate.transfer import PairPrior
 from ...config.associator import StrPrior
 from ...config.network import Network
 
@@ -38,3 +43,11 @@ def network_view(network: Network, str_cfg: StrPrior) -> dict[str, Any]:
         # Event-time horizon after which an association is final (0 when STR is off).
         "horizon_s": prior.horizon_s(fallback_s=0.0),
     }
+
+
+def transfer_now(pairs: Mapping[tuple[str, str], PairPrior]) -> dict[str, dict[str, Any]]:
+    """``{"a-b": {configured_s, mean_s, std_s, source, samples}}`` from ``TransferModel.pairs()``:
+    the configured mean next to the mean and spread in use, and where those came from."""
+    return {f"{a}-{b}": {"configured_s": round(p.configured_mean_s, 3), "mean_s": round(p.mean_s, 3),
+                         "std_s": round(p.std_s, 3), "source": p.source, "samples": p.samples}
+            for (a, b), p in pairs.items()}
