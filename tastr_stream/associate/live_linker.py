@@ -157,7 +157,7 @@ class LiveLinker:
         region = [m for m in self.metas.values() if m.t_end_s >= region_from]
         in_region = {m.tracklet_id for m in region}
         fixed = [l for k, l in self._shown.items() if k in self._final and set(k) <= in_region]
-        preferred = [k for k in self._shown if k not in self._final]
+        preferred = [l for k, l in self._shown.items() if k not in self._final and set(k) <= in_region]
         decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred)
         decided_by_key = {l.key: l for l in decided}
         keep_at = 0.5 * self.cfg.min_confidence        # hysteresis: a shown link is not dropped for a wobble

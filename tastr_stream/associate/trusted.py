@@ -31,7 +31,7 @@ that prior came from, the confidence and its rivals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,9 +196,12 @@ def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink])
 
 
 def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: NegativeDistances, cfg: Trust,
-                fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset()) -> list[TrustedLink]:
-    """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots and
-    ``preferred`` keys (links users already see) go first while they pass the tests."""
+                fixed: Iterable[TrustedLink] = (), preferred: Mapping[tuple[str, str], TrustedLink] = {},
+                ) -> list[TrustedLink]:
+    """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots.
+    ``preferred`` links (users already see them) are judged on the evidence they were shown on:
+    kept as they are while they still join the end of one visit to the start of another and
+    still pass the appearance test; a prior that has learned since does not reshuffle them."""
     pos = {tid: k for k, v in enumerate(visits) for tid in v.members}
     out: list[TrustedLink] = []
     has_succ: set[int] = set()
@@ -212,6 +215,15 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
         return sorted(out)
     tau = negatives.quantile(cfg.link_quantile)
     d = distance_matrix(np.stack([v.feature for v in visits]), np.stack([v.feature for v in visits]))
+    ends = {v.members[-1]: k for k, v in enumerate(visits)}
+    starts = {v.members[0]: k for k, v in enumerate(visits)}
+    for l in preferred.values():
+        u, v = ends.get(l.tracklet_a), starts.get(l.tracklet_b)
+        if l.kind == "cross" and u is not None and v is not None and u not in has_succ and v not in has_pred \
+                and d[u, v] <= tau:
+            out.append(l)
+            has_succ.add(u)
+            has_pred.add(v)
     enter = np.array([v.t_enter_s for v in visits])
     leave = np.array([v.t_exit_s for v in visits])
     plausible: list[tuple[int, int, float, float, object]] = []
@@ -230,9 +242,8 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
     for u, v, *_ in plausible:
         rivals_out[u] = rivals_out.get(u, 0) + 1
         rivals_in[v] = rivals_in.get(v, 0) + 1
-    cands = sorted((_pair_key(visits[u].members[-1], visits[v].members[0]) not in preferred, d[u, v] / r,
-                    u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
-    for _, _, u, v, dt, r, prior in cands:
+    cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
+    for _, u, v, dt, r, prior in cands:
         if u in has_succ or v in has_pred:
             continue
         has_succ.add(u)
@@ -247,14 +258,15 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
 
 
 def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, negatives: NegativeDistances,
-                  cfg: Trust, fixed: Iterable[TrustedLink] = (), preferred: Iterable[tuple[str, str]] = (),
+                  cfg: Trust, fixed: Iterable[TrustedLink] = (), preferred: Iterable[TrustedLink] = (),
                   ) -> tuple[list[TrustedLink], list[Visit]]:
     """Relinks and cross links over ``tracklets`` (steps 1-4), with the visits they imply.
 
-    ``fixed``: final links, kept as they are. ``preferred``: keys of links users already see; they
-    keep their place while they still pass every test, so a later arrival or a slightly moved
-    prior does not reshuffle what was shown (only evidence against a link retracts it)."""
-    fixed, preferred = list(fixed), frozenset(preferred)
-    relinks = relink_fragments(tracklets, negatives, cfg, fixed, preferred)
+    ``fixed``: final links, kept as they are. ``preferred``: links users already see; they keep
+    their place while they still pass the tests they were shown on, so a later arrival or a prior
+    that has learned since does not reshuffle what was shown (only evidence against a link, such
+    as a fragment joining its visit, retracts it)."""
+    fixed, preferred = list(fixed), {l.key: l for l in preferred}
+    relinks = relink_fragments(tracklets, negatives, cfg, fixed, frozenset(preferred))
     visits = visits_of(tracklets, relinks)
     return relinks + link_visits(visits, transfer, negatives, cfg, fixed, preferred), visits
