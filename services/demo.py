@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--train-wait-s", type=float, default=180.0,
                    help="after the cameras end, wait this long at most for a training round in flight and "
                         "the associator's switch to its version (0: stop at once)")
+    p.add_argument("--settle-s", type=float, default=120.0,
+                   help="after the cameras end, wait this long at most for links still waiting until every rival "
+                        "could have arrived (the associator's event clock follows the wall clock once cameras stop)")
     p.add_argument("--detector", choices=["auto", "yolo-pose", "hog", "oracle"], default="auto",
                    help="auto: YOLO11n-pose when its ONNX export is present, else OpenCV HOG")
     p.set_defaults(func=run)
@@ -126,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"[demo] cameras done; letting a training round in flight finish (at most {args.train_wait_s:.0f} s)")
             if not runner.wait_for_training(args.train_wait_s, tick=lambda: view.tick(0)):
                 print("[demo] a training round was still running; stopping it")
+            print(f"[demo] letting the associator decide the links still waiting for their context "
+                  f"(at most {args.settle_s:.0f} s)")
+            if not runner.wait_for_links(args.settle_s, tick=lambda: view.tick(0)):
+                print("[demo] some links were still waiting; the report shows what was decided")
     except KeyboardInterrupt:
         interrupted = True
         print("\n[demo] interrupted: stopping every process")

@@ -131,6 +131,24 @@ class NetworkRunner:
             time.sleep(1.0)
         return False
 
+    def wait_for_links(self, timeout_s: float, tick=None) -> bool:
+        """After the cameras end: let the associator decide the links still waiting for their
+        context (its event clock follows the wall clock once tracklets stop). True when none wait."""
+        assoc = next((p for p in self.procs if p.name == "associator" and p.popen.poll() is None), None)
+        if assoc is None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        calm = 0
+        while time.monotonic() < deadline:
+            waiting = scrape_gauge(assoc.metrics_port, "tastr_assoc_links_waiting")
+            calm = calm + 1 if waiting == 0 else 0
+            if calm >= 3:
+                return True
+            if tick is not None:
+                tick()
+            time.sleep(1.0)
+        return False
+
     def ingest_running(self) -> list[Proc]:
         return [p for p in self.procs if p.name.startswith("ingest-") and p.popen.poll() is None]
 

@@ -55,6 +55,7 @@ class LiveLinker:
         self._book = IdentityBook()
         self.shown_total = 0
         self.retracted_total = 0
+        self.waiting = 0            # decided, confident links still waiting for their context
 
     # ------------------------------------------------------------------ read
     def links(self) -> list[TrustedLink]:
@@ -172,13 +173,16 @@ class LiveLinker:
             elif now != link:
                 self._shown[key] = now
                 shown.append(now)
+        self.waiting = 0
         for key, link in decided_by_key.items():
-            if key in self._shown or key in self._final:
+            if key in self._shown or key in self._final or link.confidence < self.cfg.min_confidence:
                 continue
-            if link.confidence >= self.cfg.min_confidence and now_event_s >= self._ready_s(link):
+            if now_event_s >= self._ready_s(link):
                 self._shown[key] = link
                 shown.append(link)
                 self.shown_total += 1
+            else:
+                self.waiting += 1
         for key, link in decided_by_key.items():
             ready_s = self._ready_s(link) if link.kind == "cross" else np.inf
             if key in self._learned or now_event_s < ready_s or ready_s <= self._learned_until_s:

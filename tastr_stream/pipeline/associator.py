@@ -222,6 +222,7 @@ class AssociatorCore:
             for (a, b), p in self.transfer.pairs().items():
                 self.metrics.transfer_mean.labels(pair=f"{a}-{b}", source=p.source).set(p.mean_s)
             self.metrics.identities.set(len(set(self.linker.identities().values())))
+            self.metrics.links_waiting.set(self.linker.waiting)
 
     def swap_model(self, embed_crops, version: int) -> int:
         """Re-embed the whole window with model ``version`` and switch atomically; returns count.

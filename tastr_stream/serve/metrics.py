@@ -78,6 +78,7 @@ class AssociatorMetrics:
         self.model_swaps = Counter("tastr_model_swaps_total", "Model hot-swaps completed", ["daemon", "camera"], registry=r).labels(daemon="associator", camera="")
         self.train_requests = Counter("tastr_assoc_train_requests_total", "Training rounds requested", registry=r)
         self.identity_links = Counter("tastr_assoc_identity_links_total", "Links shown to users, by event (shown, retracted, final)", ["event"], registry=r)
+        self.links_waiting = Gauge("tastr_assoc_links_waiting", "Decided links waiting until every rival could have arrived", registry=r)
         self.transfer_mean = Gauge("tastr_assoc_transfer_mean_seconds", "Transfer time each camera pair uses now", ["pair", "source"], registry=r)
 
 
