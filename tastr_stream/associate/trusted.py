@@ -226,17 +226,20 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
             has_pred.add(v)
     enter = np.array([v.t_enter_s for v in visits])
     leave = np.array([v.t_exit_s for v in visits])
+    by_cam: dict[str, np.ndarray] = {}
+    for k, v in enumerate(visits):
+        by_cam.setdefault(v.camera_id, []).append(k)
+    by_cam = {c: np.array(ks) for c, ks in by_cam.items()}
     plausible: list[tuple[int, int, float, float, object]] = []
-    for u, vu in enumerate(visits):
-        dt = enter - leave[u]
-        for v in np.flatnonzero(dt > 0):
-            vv = visits[v]
-            if vv.camera_id == vu.camera_id:
+    for ca, ia in sorted(by_cam.items()):
+        for cb, ib in sorted(by_cam.items()):
+            if ca == cb:
                 continue
-            prior = transfer.pair(vu.camera_id, vv.camera_id)
-            r = float(prior.r(dt[v]))
-            if r >= cfg.min_r:
-                plausible.append((u, int(v), float(dt[v]), r, prior))
+            prior = transfer.pair(ca, cb)
+            dt = enter[ib][None, :] - leave[ia][:, None]
+            r = np.where(dt > 0, prior.r(dt), 0.0)
+            for i, j in zip(*np.nonzero(r >= cfg.min_r)):
+                plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), prior))
     rivals_out: dict[int, int] = {}
     rivals_in: dict[int, int] = {}
     for u, v, *_ in plausible:
