@@ -3,12 +3,17 @@
 Receives tracklets (ROUTER), stores and associates each (``AssociatorCore``), acknowledges after
 the store committed, serves lookups over ZeroMQ and HTTP, follows model announcements by
 re-embedding its window, and exposes Prometheus metrics.
+
+Threads: the loop owns the core. HTTP lookups run on the HTTP server's threads; store reads are
+safe there, but ranking candidates and the transfer times read the window, so those take
+``window_lock``, which the loop holds while it changes the window (intake, finalize, a switch).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import threading
 import time
 
 from typing import TYPE_CHECKING
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.serve.http_api import HttpApi
     from tastr_stream.serve.lookup import LookupService
     from tastr_stream.serve.metrics import AssociatorMetrics, serve_metrics
+    from tastr_stream.serve.web import load_pages, network_view, transfer_now
     from tastr_stream.store import Store
     from tastr_stream.wire.announce import AnnouncementSubscriber
     from tastr_stream.wire.channels import TrackletReceiver
@@ -65,17 +71,26 @@ def run(args: argparse.Namespace) -> int:
     core = AssociatorCore(cfg, store, embed_crops=embedder, metrics=metrics, initial_version=initial_version)
     restored = core.restore()
     metrics.model_version.set(core.model_version)
+    window_lock = threading.Lock()
+
+    def candidates(tracklet_id: str, k: int) -> dict:
+        with window_lock:
+            return core.candidates(tracklet_id, k)
+
+    def transfer_view() -> dict:
+        with window_lock:
+            return transfer_now(core.transfer.pairs())
 
     lookup = LookupService(store, embed_image=lambda data: embedder.embed_image(data),
                            current_version=lambda: core.model_version,
-                           observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s))
+                           observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s),
+                           candidates=candidates)
     receiver = TrackletReceiver(cfg.endpoints.tracklets)
     rpc = RpcServer(cfg.endpoints.lookup)
-    from tastr_stream.serve.web import load_pages, network_view
-
     http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,
                    cfg.endpoints.http_port if args.http_port is None else args.http_port,
-                   pages=load_pages(), network=network_view(cfg.network, acfg.association.str_prior)).start()
+                   pages=load_pages(), network=network_view(cfg.network, acfg.association.str_prior),
+                   transfer_view=transfer_view).start()
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
     train_requests = TrainRequestSender(cfg.endpoints.train_requests)
     switch = ModelSwitch(core, lambda ann: _load_announced(ann, cfg))
@@ -96,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not stop.is_set():
             for item in receiver.receive(timeout_ms=50):
-                _intake(core, receiver, item, metrics)
+                with window_lock:
+                    _intake(core, receiver, item, metrics)
             for req in rpc.receive(0):
                 rpc.reply(req, lookup.handle(req.body) if req.error is None
                           else {"ok": False, "error": str(req.error)})
@@ -104,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
                 if switch.offer(ann):
                     log.info("new model announced; re-embedding the window in the background",
                              extra={"kv": {"version": ann.version, "tracklets": len(core.window_ids())}})
-            done = switch.poll()
+            with window_lock:
+                done = switch.poll()
             if done is not None:
                 log.info("window re-embedded with new model",
                          extra={"kv": {"version": done.version, "tracklets": done.tracklets,
@@ -112,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if now - last_tick >= 1.0:
                 last_tick = now
-                core.finalize()
+                with window_lock:
+                    core.finalize()
                 st = store.stats()
                 metrics.store_bytes.set(st.total_bytes)
                 metrics.store_tracklets.set(st.tracklets)
