@@ -1,12 +1,16 @@
 /* tastr-stream live page. Plain browser JS, no build step, no external URLs.
  *
  * Talks only to the associator's JSON API:
- *   GET /api/network   camera graph with the STR transfer-time prior of every pair (drawn once)
+ *   GET /api/network   camera graph: every pair's configured transfer time and the one in use
+ *                      (site-scaled or learned from confident links), redrawn every GRAPH_REFRESH_MS
  *   GET /api/recent    most recently active identities, polled every REFRESH_MS
  *   GET /api/stats     store and model figures, polled with it
  *   GET /api/tracklet/<id>, /api/camera/<cam>/track/<n>, /api/identity/<n>   the search box
+ *   GET /api/candidates?tracklet_id=<id>&k=N   other cameras' visits ranked for a searched tracklet
  *   POST /api/search?k=N  (body: an image)                                   the upload
  * A URL ending in #q=<query> runs that lookup on load (links to a person can be shared).
+ * Every sighting says why it is in its identity (its shown links: D, R, dt vs the pair's mean
+ * transfer time, confidence, model version): under its thumbnail in search results, on hover elsewhere.
  * Every value from the server is inserted as text (textContent / attributes), never as HTML.
  */
 "use strict";
@@ -14,6 +18,8 @@
 const REFRESH_MS = 2000;
 const RECENT_LIMIT = 12;
 const SEARCH_K = 8;
+const CANDIDATES_K = 8;
+const GRAPH_REFRESH_MS = 15000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const GRAPH_W = 520, GRAPH_H = 420, GRAPH_PAD = 44;
 const MAX_LABELLED_PAIRS = 28;   // beyond 8 cameras, label only each camera's nearest neighbour
@@ -100,16 +106,28 @@ function drawGraph(net) {
     const [ax, ay] = pos[p.a], [bx, by] = pos[p.b];
     // Shorter transfer times draw bolder: those pairs see the most re-identifications.
     const weight = 1 - p.t_ij_s / tMax;
-    const line = svgEl("line", { class: "edge", x1: ax, y1: ay, x2: bx, y2: by,
+    const now = p.transfer;   // the transfer time in use, when the associator reports it
+    const moved = now && now.source !== "configured";
+    const line = svgEl("line", { class: moved ? "edge moved" : "edge", x1: ax, y1: ay, x2: bx, y2: by,
                                  "stroke-width": (1 + 3 * weight).toFixed(2),
                                  "stroke-opacity": (0.35 + 0.6 * weight).toFixed(2),
                                  "data-pair": `${p.a}-${p.b}` });
-    line.appendChild(svgEl("title", {}, `${p.a} – ${p.b}: t_ij = ${fmtS(p.t_ij_s)} s, sigma = ${fmtS(p.sigma_s)} s`));
+    let title = `${p.a} – ${p.b}: configured t_ij = ${fmtS(p.t_ij_s)} s, sigma = ${fmtS(p.sigma_s)} s`;
+    if (now) {
+      title += `; in use ${fmtS(now.mean_s)} ± ${fmtS(now.std_s)} s (${now.source}` +
+               `${now.samples ? `, ${now.samples} confident links` : ""})`;
+    }
+    line.appendChild(svgEl("title", {}, title));
     edges.appendChild(line);
     if (labelled.has(p)) {
-      labels.appendChild(svgEl("text", { class: "edge-label", x: (ax + bx) / 2, y: (ay + by) / 2 - 3,
-                                         "text-anchor": "middle", "data-pair": `${p.a}-${p.b}` },
-                               `${fmtS(p.t_ij_s)} s`));
+      const x = (ax + bx) / 2, y = (ay + by) / 2;
+      labels.appendChild(svgEl("text", { class: "edge-label", x, y: y - 3, "text-anchor": "middle",
+                                         "data-pair": `${p.a}-${p.b}` }, `${fmtS(p.t_ij_s)} s`));
+      if (moved) {
+        labels.appendChild(svgEl("text", { class: "edge-label-now", x, y: y + 9, "text-anchor": "middle",
+                                           "data-pair": `${p.a}-${p.b}`, "data-source": now.source },
+                                 `→ ${fmtS(now.mean_s)} s ${now.source}`));
+      }
     }
   }
   const nodes = svgEl("g", { class: "nodes" });
@@ -123,24 +141,70 @@ function drawGraph(net) {
   }
   svg.append(edges, labels, nodes);
   const str = net.str.enabled ? `lambda ${net.str.lambda}, ${net.str.exponent} exponent` : "STR off";
+  const moved = net.pairs.filter((p) => p.transfer && p.transfer.source !== "configured").length;
   $("graph-caption").textContent =
-    `${net.cameras.length} cameras, ${placed ? "site-map layout" : "circle layout"}, ${str}`;
+    `${net.cameras.length} cameras, ${placed ? "site-map layout" : "circle layout"}, ${str}` +
+    (moved ? `, ${moved} pair${moved === 1 ? "" : "s"} on learned times` : "");
+}
+
+let lastGraphJson = "";
+
+async function refreshGraph() {
+  try {
+    const net = await api("/api/network");
+    const json = JSON.stringify(net);
+    if (json !== lastGraphJson) {
+      lastGraphJson = json;
+      drawGraph(net);
+    }
+  } catch (e) {
+    $("graph-caption").textContent = `camera graph unavailable: ${e.message}`;
+  } finally {
+    setTimeout(refreshGraph, GRAPH_REFRESH_MS);
+  }
 }
 
 /* ------------------------------------------------------------------ identities */
 
-function thumb(s) {
-  const box = el("span", { class: `thumb ${s.status || ""}`, title: `${s.tracklet_id} (${s.status})`,
-                           "data-tracklet": s.tracklet_id });
+function fmtN(x, digits) {
+  return x === null || x === undefined ? "–" : Number(x).toFixed(digits);
+}
+
+/* One shown link of a sighting, as lines of text: where it leads, D and R, dt against the pair's
+ * mean transfer time, confidence and model version. "←" the link comes from an earlier sighting. */
+function whyLines(s, w) {
+  const from = w.tracklet_b === s.tracklet_id;
+  const other = w.other.split(":")[0];
+  const head = w.kind === "relink" ? `${from ? "←" : "→"} fragment ${w.other}` : `${from ? "←" : "→"} ${other} (${w.status})`;
+  const lines = [head, `D ${fmtN(w.feature_distance, 3)} · R ${fmtN(w.r, 2)}`];
+  if (w.kind === "cross") lines.push(`dt ${fmtS(w.dt_s)} s vs t̄ ${fmtS(w.transfer_mean_s)}±${fmtS(w.transfer_std_s)} s ${w.prior}`);
+  else lines.push(`gap ${fmtS(w.dt_s)} s`);
+  lines.push(`conf ${fmtN(w.confidence, 2)} · model v${w.model_version}`);
+  return lines;
+}
+
+/* A sighting's thumbnail; ``detail``: its "why" written under it (else only on hover). */
+function thumb(s, detail) {
+  const why = s.why || [];
+  const hover = why.map((w) => whyLines(s, w).join(", ")).join("\n");
+  const box = el("span", { class: `thumb ${s.status || ""}`, "data-tracklet": s.tracklet_id,
+                           title: `${s.tracklet_id} (${s.status})${hover ? "\n" + hover : ", no shown link"}` });
   if (s.thumbnail_url) box.appendChild(el("img", { src: s.thumbnail_url, alt: s.tracklet_id, loading: "lazy" }));
   box.appendChild(el("span", {}, `${fmtS(s.t_start_s)} s`));
+  if (detail) {
+    for (const w of why) {
+      const block = el("span", { class: `why ${w.status}`, "data-other": w.other });
+      for (const line of whyLines(s, w)) block.appendChild(el("span", {}, line));
+      box.appendChild(block);
+    }
+  }
   box.addEventListener("click", () => runSearch(s.tracklet_id));
   return box;
 }
 
 /* One card: the identity's sightings grouped by camera, in time order within each camera. */
-function identityCard(identityId, sightings) {
-  const card = el("div", { class: "identity", "data-identity": String(identityId) });
+function identityCard(identityId, sightings, detail) {
+  const card = el("div", { class: detail ? "identity detail" : "identity", "data-identity": String(identityId) });
   const cams = [...new Set(sightings.map((s) => s.camera_id))];
   card.appendChild(el("h3", {}, `identity ${identityId}`));
   card.firstChild.appendChild(el("span", { class: "muted" },
@@ -150,7 +214,7 @@ function identityCard(identityId, sightings) {
     row.appendChild(el("span", { class: "cam" }, cam));
     sightings.filter((s) => s.camera_id === cam)
       .sort((a, b) => a.t_start_s - b.t_start_s)
-      .forEach((s) => row.appendChild(thumb(s)));
+      .forEach((s) => row.appendChild(thumb(s, detail)));
     card.appendChild(row);
   }
   return card;
@@ -168,7 +232,7 @@ async function refresh() {
     if (json !== lastRecentJson) {     // rebuild only on change: no flicker, thumbnails stay cached
       lastRecentJson = json;
       const box = $("recent");
-      box.replaceChildren(...recent.identities.map((i) => identityCard(i.identity_id, i.sightings)));
+      box.replaceChildren(...recent.identities.map((i) => identityCard(i.identity_id, i.sightings, false)));
       if (!recent.identities.length) box.appendChild(el("p", { class: "muted" }, "no identities yet"));
     }
     $("recent-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -204,20 +268,86 @@ function showAnswer(reply) {
     if (a.identity_id === null || a.identity_id === undefined) {
       out.appendChild(el("p", { class: "muted" }, `${a.tracklet_id}: not associated with any identity yet`));
     } else {
-      out.appendChild(identityCard(a.identity_id, a.sightings));
+      out.appendChild(identityCard(a.identity_id, a.sightings, true));
     }
   }
+}
+
+/* ------------------------------------------------------------------ candidates */
+
+function hideCandidates() {
+  $("candidates-panel").hidden = true;
+  $("candidates").replaceChildren();
+}
+
+/* The other cameras' visits ranked for one tracklet by D/R, with the figures an operator needs to
+ * confirm or reject a match; a row of the same identity is marked. Clicking a row looks it up. */
+function showCandidates(reply) {
+  const table = el("table", { class: "results candidates" });
+  const head = el("tr");
+  for (const h of ["#", "visit", "camera", "D", "dt vs t̄±σ", "R", "D/R", "confidence", "identity"]) {
+    head.appendChild(el("th", {}, h));
+  }
+  table.appendChild(head);
+  for (const c of reply.candidates) {
+    const same = reply.identity_id !== null && c.identity_id === reply.identity_id;
+    const tr = el("tr", { class: same ? "same" : "", "data-tracklet": c.tracklet_ids[0], "data-rank": String(c.rank) });
+    const visit = el("td", { class: "cand-thumbs", title: c.tracklet_ids.join(", ") });
+    c.tracklet_ids.forEach((t, i) => {
+      const span = el("span", { class: "cand-thumb", "data-tracklet": t });
+      span.appendChild(el("img", { src: c.thumbnail_urls[i], alt: t, loading: "lazy" }));
+      visit.appendChild(span);
+    });
+    tr.appendChild(el("td", {}, String(c.rank)));
+    tr.appendChild(visit);
+    const dt = `${c.direction === "after" ? "+" : "−"}${fmtS(c.dt_s)} s vs ${fmtS(c.transfer_mean_s)}±${fmtS(c.transfer_std_s)} s`;
+    const cells = [c.camera_id, fmtN(c.feature_distance, 3), `${dt} (${c.prior})`, fmtN(c.r, 3),
+                   fmtN(c.joint_distance, 3), fmtN(c.confidence, 2),
+                   c.identity_id === null ? "–" : `${c.identity_id}${same ? " (same)" : ""}`];
+    for (const v of cells) tr.appendChild(el("td", {}, v));
+    tr.addEventListener("click", () => runSearch(c.tracklet_ids[0]));
+    table.appendChild(tr);
+  }
+  const ident = reply.identity_id === null ? "no identity" : `identity ${reply.identity_id}`;
+  $("candidates-caption").textContent =
+    `for ${reply.tracklet_id} (${reply.camera_id}, ${ident}, model v${reply.model_version}), ranked by D/R`;
+  $("candidates").replaceChildren(reply.candidates.length ? table
+    : el("p", { class: "muted" }, "no visits of other cameras in the window"));
+  $("candidates-panel").hidden = false;
+}
+
+async function loadCandidates(trackletId) {
+  try {
+    showCandidates(await api(`/api/candidates?tracklet_id=${encodeURIComponent(trackletId)}&k=${CANDIDATES_K}`));
+  } catch (e) {
+    $("candidates-caption").textContent = `for ${trackletId}: ${e.message}`;
+    $("candidates").replaceChildren();
+    $("candidates-panel").hidden = false;
+  }
+}
+
+/* The tracklet whose candidates a search shows: the one searched, or a camera track's first. */
+function candidateQuery(path, reply) {
+  if (path.startsWith("/api/tracklet/")) return reply.tracklet_id;
+  if (path.startsWith("/api/camera/") && reply.results && reply.results.length) return reply.results[0].tracklet_id;
+  return null;
 }
 
 async function runSearch(text) {
   if (!text.trim()) return;
   $("search-input").value = text;
   setStatus(`searching ${text}…`);
+  const path = searchPath(text);
   try {
-    showAnswer(await api(searchPath(text)));
+    const reply = await api(path);
+    showAnswer(reply);
     setStatus(`results for ${text}`);
+    const tid = candidateQuery(path, reply);
+    if (tid) await loadCandidates(tid);
+    else hideCandidates();
   } catch (e) {
     $("search-results").replaceChildren();
+    hideCandidates();
     setStatus(e.message, true);
   }
 }
@@ -240,6 +370,7 @@ async function runUpload(file) {
       table.appendChild(tr);
     }
     $("search-results").replaceChildren(table);
+    hideCandidates();
     setStatus(`${reply.results.length} nearest tracklets (model v${reply.model_version})`);
   } catch (e) {
     setStatus(e.message, true);
@@ -254,11 +385,7 @@ async function start() {
   refresh();
   // A shareable lookup: /#q=<query> runs that search on load.
   if (location.hash.startsWith("#q=")) runSearch(decodeURIComponent(location.hash.slice(3)));
-  try {
-    drawGraph(await api("/api/network"));
-  } catch (e) {
-    $("graph-caption").textContent = `camera graph unavailable: ${e.message}`;
-  }
+  refreshGraph();
 }
 
 start();
