@@ -142,13 +142,13 @@ class LiveLinker:
         if link.kind == "relink":
             return end_a + self.cfg.relink_max_gap_s
         # Every rival that passes R >= min_r enters by mean + z spreads after the exit.
-        return end_a + link.transfer_mean_s + float(np.sqrt(2.0 * np.log(1.0 / self.cfg.min_r))) * link.transfer_std_s
+        return end_a + link.transfer_mean_s + float(np.sqrt(2.0 * np.log(1.0 / self.cfg.min_r))) * link.transfer_late_s
 
     def _final_s(self, link: TrustedLink) -> float:
         end_a = self.metas[link.tracklet_a].t_end_s
         if link.kind == "relink":
             return end_a + 2.0 * self.cfg.relink_max_gap_s
-        return max(end_a + link.transfer_mean_s + 3.0 * link.transfer_std_s,
+        return max(end_a + link.transfer_mean_s + 3.0 * link.transfer_late_s,
                    self.metas[link.tracklet_b].t_end_s + self.cfg.relink_max_gap_s)
 
     def update(self, now_event_s: float) -> LinkUpdate:

@@ -33,15 +33,23 @@ class PairPrior:
     """The transfer-time prior one camera pair uses now, and where it came from."""
 
     mean_s: float
-    std_s: float
+    std_s: float             # spread before the mean (earlier than usual)
     source: str          # "configured" | "site" (site-wide scale of configured) | "learned" (this pair)
     samples: int
     configured_mean_s: float
+    late_std_s: float = 0.0  # spread after the mean (later than usual); 0: same as std_s
 
     def r(self, dt_s) -> np.ndarray:
-        """Gaussian plausibility of a transfer taking ``dt_s`` (1 at the mean)."""
-        z = (np.asarray(dt_s, dtype=np.float64) - self.mean_s) / self.std_s
+        """Plausibility of a transfer taking ``dt_s``: 1 at the mean, a Gaussian fall-off on
+        either side (the later side as wide as ``late_std_s``)."""
+        dt = np.asarray(dt_s, dtype=np.float64)
+        z = (dt - self.mean_s) / np.where(dt > self.mean_s, self.late_std_s or self.std_s, self.std_s)
         return np.exp(-0.5 * z * z)
+
+    @property
+    def reach_s(self) -> float:
+        """How late (after the mean) a transfer still counts, in the later spread's units."""
+        return self.late_std_s or self.std_s
 
 
 def _robust(x: np.ndarray) -> tuple[float, float]:
@@ -73,24 +81,27 @@ class TransferModel:
             raise AssociationError(f"no transfer time between cameras {a!r} and {b!r}")
         t = self._configured[key]
         obs = self._samples.get(key, [])
+        late = self.cfg.late_spread_factor
         if self.cfg.enabled and len(obs) >= self.cfg.min_count:
             med, spread = _robust(np.asarray(obs))
-            return PairPrior(med, max(spread, self.cfg.min_rel_std * med, self.cfg.min_std_s), "learned", len(obs), t)
+            std = max(spread, self.cfg.min_rel_std * med, self.cfg.min_std_s)
+            return PairPrior(med, std, "learned", len(obs), t, late * std)
         ratios = [dt / self._configured[k] for k, v in self._samples.items() for dt in v]
-        if self.cfg.enabled and len(ratios) >= self.cfg.min_count:
+        if self.cfg.enabled and len(ratios) >= self.cfg.site_min_count:
             # Too few links of its own yet: the site's common scale (how much longer than configured
             # people take, and how much they vary) applied to this pair's configured time.
             med, spread = _robust(np.asarray(ratios))
-            return PairPrior(t * med, max(t * spread, self.cfg.min_rel_std * t * med, self.cfg.min_std_s),
-                             "site", len(obs), t)
-        return PairPrior(t, max(self.lambda_ * t, self.cfg.min_std_s), "configured", len(obs), t)
+            std = max(t * spread, self.cfg.min_rel_std * t * med, self.cfg.min_std_s)
+            return PairPrior(t * med, std, "site", len(obs), t, late * std)
+        std = max(self.lambda_ * t, self.cfg.min_std_s)
+        return PairPrior(t, std, "configured", len(obs), t, std)
 
     def pairs(self) -> dict[tuple[str, str], PairPrior]:
         return {k: self.pair(*k) for k in sorted(self._configured)}
 
     def horizon_s(self, k_std: float = 3.0) -> float:
         """Longest plausible transfer over all pairs (mean + ``k_std`` spreads)."""
-        return max((p.mean_s + k_std * p.std_s for p in self.pairs().values()), default=0.0)
+        return max((p.mean_s + k_std * p.reach_s for p in self.pairs().values()), default=0.0)
 
     # --------------------------------------------------------------- write
     def observe(self, a: str, b: str, dt_s: float) -> None:

@@ -10,7 +10,8 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    heights per second of gap), their appearance distance is under the ``relink_quantile`` of
    different-person distances (``link_quantile`` when boxes are unknown, or when i ended at the
    side of the picture: someone who walked out and someone who walks in are two people unless
-   they look as alike as a cross-camera link), and each is the other's best such partner. A visit's feature is
+   j comes back in where i went out and looks as alike as across cameras), and each is the
+   other's best such partner. A visit's feature is
    the crop-weighted mean of its fragments; it enters when its first fragment starts and exits
    when its last ends, so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
@@ -60,6 +61,7 @@ class TrustedLink:
     prior: str                # "configured" | "learned" | "" (relink)
     confidence: float
     rivals: int
+    transfer_late_s: float = 0.0   # the prior's spread after its mean (later than usual)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,14 +72,16 @@ class TrustedLink:
         """The link an ``explain()`` map describes (how a restarted associator reads stored links)."""
         return cls(str(d["tracklet_a"]), str(d["tracklet_b"]), str(d["camera_a"]), str(d["camera_b"]), str(d["kind"]),
                    float(d["feature_distance"]), float(d["r"]), float(d["dt_s"]), float(d["transfer_mean_s"]),
-                   float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]))
+                   float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]),
+                   float(d.get("transfer_late_s", d["transfer_std_s"])))
 
     def explain(self) -> dict:
         return {"tracklet_a": self.tracklet_a, "tracklet_b": self.tracklet_b, "camera_a": self.camera_a,
                 "camera_b": self.camera_b, "kind": self.kind, "feature_distance": round(self.feature_distance, 4),
                 "r": round(self.r, 4), "joint_distance": round(self.feature_distance / max(self.r, 1e-12), 4),
                 "dt_s": round(self.dt_s, 3), "transfer_mean_s": round(self.transfer_mean_s, 3),
-                "transfer_std_s": round(self.transfer_std_s, 3), "prior": self.prior,
+                "transfer_std_s": round(self.transfer_std_s, 3), "transfer_late_s": round(self.transfer_late_s, 3),
+                "prior": self.prior,
                 "confidence": round(self.confidence, 4), "rivals": self.rivals}
 
 
@@ -101,8 +105,8 @@ def _centres_and_heights(boxes: list) -> np.ndarray:
 
 
 def _near(group: Sequence[TrackletMeta], gap_s: np.ndarray, per_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """[i, j]: did j begin where i ended, give or take how far a person walks in the gap? And
-    [i, j]: is that known at all (both have boxes)?"""
+    """[i, j]: did j begin where i ended, give or take how far a person walks in the gap
+    (``per_s`` box heights a second)? And [i, j]: is that known at all (both have boxes)?"""
     a = _centres_and_heights([t.last_box_xyxy for t in group])
     b = _centres_and_heights([t.first_box_xyxy for t in group])
     dist = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
@@ -151,9 +155,11 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         near, known = _near(group, gap, cfg.relink_body_heights_per_s)
         # A fragment that ended at the side of the picture is a person who walked out, not a lost
         # track: whoever comes back in must look like them as surely as across cameras.
+        # ... and comes back in where they went out, not at the other side of the picture.
         out_of_view = _left_the_picture(group)[:, None]
+        back_in, _ = _near(group, np.zeros_like(gap), 0.0)
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
-            known & ~out_of_view, near & (d < tau), (near | ~known) & (d < tau_blind))
+            ~known, d < tau_blind, np.where(out_of_view, back_in & (d < tau_blind), near & (d < tau)))
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))
@@ -256,7 +262,7 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
         conf = r * (1.0 - p) ** max(1, rivals)
         vu, vv = visits[u], visits[v]
         out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
-                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals))
+                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s))
     return sorted(out)
 
 

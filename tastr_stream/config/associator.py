@@ -37,10 +37,15 @@ class LearnedPrior(Section):
     """Per camera pair transfer times learned from confident links (``associate.transfer``)."""
 
     enabled: bool = True
-    min_count: int = Field(default=5, ge=1, le=10_000)       # confident links before it takes over
+    min_count: int = Field(default=5, ge=1, le=10_000)       # confident links of a pair before its own take over
+    site_min_count: int = Field(default=10, ge=1, le=10_000)  # ... of the site before its common scale does
     max_samples: int = Field(default=200, ge=5, le=100_000)  # most recent kept per pair
-    min_rel_std: float = Field(default=0.08, gt=0, le=2)      # spread floor, share of the mean
+    # Spread floor as a share of the mean: walking speeds in a crowd vary by about 15-20 %.
+    min_rel_std: float = Field(default=0.15, gt=0, le=2)
     min_std_s: float = Field(default=1.5, gt=0, le=3600)
+    # Later than the mean is likelier than earlier (people stop, detour, dawdle; nobody runs much
+    # faster than they walk): the spread after the mean is this many times the spread before it.
+    late_spread_factor: float = Field(default=2.0, ge=1, le=10)
 
 
 class Trust(Section):
@@ -53,7 +58,7 @@ class Trust(Section):
     enabled: bool = True
     relink_max_gap_s: float = Field(default=12.0, ge=0, le=600)     # a track broken this long is still one visit
     relink_quantile: float = Field(default=0.3, gt=0, le=1)         # appearance gate for fragments of one visit
-    relink_body_heights_per_s: float = Field(default=1.5, gt=0, le=20)  # how far a fragment may move per second
+    relink_body_heights_per_s: float = Field(default=1.0, gt=0, le=20)  # how far a fragment may move per second
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
     min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
     min_confidence: float = Field(default=0.5, ge=0, le=1)          # links shown to users
