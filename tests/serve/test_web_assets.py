@@ -41,8 +41,10 @@ def test_pages_load_from_package_data_and_reference_nothing_external():
     js = pages["/app.js"][1].decode()
     assert "innerHTML" not in js, "server values must be inserted as text, never parsed as HTML"
     for endpoint in ("/api/network", "/api/recent", "/api/stats", "/api/search", "/api/identity/",
-                     "/api/tracklet/", "/api/camera/"):
+                     "/api/tracklet/", "/api/camera/", "/api/candidates"):
         assert endpoint in js
+    assert b'src="/graph.js"' in html and html.index(b"/graph.js") < html.index(b"/app.js"), "graph.js loads first"
+    assert "innerHTML" not in pages["/graph.js"][1].decode()
 
 
 def test_network_view_matches_the_prior_the_associator_applies():
