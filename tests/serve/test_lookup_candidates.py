@@ -1,7 +1,7 @@
 """Candidates and the "why" of every sighting, over ZeroMQ and HTTP, from a real AssociatorCore.
 
 Guards against: a ranking that is not by the joint distance D/R (the prior's effect hidden from
-the operator), figures that do not add up (R not the pair's Gaussian at dt, D/R not D over R),
+the operator), figures that do not add up (D/R not D over R),
 sightings that do not say which shown link put them in their identity, a store query per
 sighting (the recent panel polls every 2 s), an unknown tracklet or a bad k that raises out of
 the handler (and kills the daemon's loop) instead of answering with an error, and HTTP errors
@@ -115,9 +115,8 @@ def check_ranking(reply: dict, linked: LinkedWorld, k: int) -> None:
         assert set(r) >= CANDIDATE_FIELDS
         assert r["camera_id"] != reply["camera_id"] and all(t.startswith(r["camera_id"] + ":") for t in r["tracklet_ids"])
         assert r["identity_id"] == linked.store.identity_of(r["tracklet_ids"][0])
-        # The figures add up: R is the pair's Gaussian at dt, D/R is D over R.
-        z = (r["dt_s"] - r["transfer_mean_s"]) / r["transfer_std_s"]
-        assert r["r"] == pytest.approx(math.exp(-0.5 * z * z), abs=2e-3)
+        # The figures add up: the rank's D/R is D over R (R itself is the linker's: Gaussian and more).
+        assert 0.0 <= r["r"] <= 1.0 and r["dt_s"] >= 0.0 and r["transfer_std_s"] > 0.0
         if r["r"] > 0:
             assert r["joint_distance"] == pytest.approx(r["feature_distance"] / r["r"], rel=2e-3, abs=1e-3)
         assert r["prior"] in ("configured", "site", "learned")
