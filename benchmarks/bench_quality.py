@@ -9,8 +9,9 @@ scores what users would have been shown:
 
 - identity-pair and direct-link precision/recall, the share of shown links retracted, the delay
   from a person's exit to a final link, multi-camera IDF1 (``eval.report``);
-- lookup rank-1/mAP of the other cameras' visits for every tracklet: by appearance alone, with
-  the configured prior, and with the prior as the run learned it.
+- lookup rank-1/mAP of the person's previous or next sighting in another camera among all other
+  cameras' visits, for every tracklet: by appearance alone and by D / R with the prior (configured
+  or learned, per scenario).
 
 Scenarios: ``true`` (true path lengths, nothing learned), ``off`` (configured lengths, off by up to
 30 %, nothing learned), ``learned`` (configured lengths, transfer times learned live): the share of
@@ -82,15 +83,37 @@ def replay(world, tracklets, network_file: str, learned: bool, out_dir: Path) ->
     return core
 
 
-def lookup_scores(core: AssociatorCore, pid: dict[str, int]) -> dict[str, tuple[float, float, int]]:
-    """rank-1 and mAP of other-camera visits per tracklet: appearance alone vs with the prior."""
+def adjacent_visits(world) -> dict[tuple[int, str], list[tuple[float, float]]]:
+    """(pid, camera) -> the person's visits to other cameras just before or after one there."""
+    by_pid: dict[int, list] = {}
+    for v in world.visits:
+        by_pid.setdefault(v.pid, []).append(v)
+    out: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for pid, visits in by_pid.items():
+        visits.sort(key=lambda v: v.t_enter_s)
+        for a, b in zip(visits, visits[1:]):
+            if a.camera_id != b.camera_id:
+                out.setdefault((pid, a.camera_id), []).append((b.t_enter_s, b.t_exit_s, a.t_enter_s, a.t_exit_s))
+                out.setdefault((pid, b.camera_id), []).append((a.t_enter_s, a.t_exit_s, b.t_enter_s, b.t_exit_s))
+    return out
+
+
+def lookup_scores(core: AssociatorCore, pid: dict[str, int], world) -> dict[str, tuple[float, float, int]]:
+    """rank-1 and mAP, per tracklet, of finding the person's previous or next sighting in another
+    camera (what a transfer-time prior is about) among every other camera's visits: by
+    appearance alone vs by D / R with the prior as the run left it."""
+    adjacent = adjacent_visits(world)
     hits = {"appearance": [], "prior": []}
     aps = {"appearance": [], "prior": []}
     for tid in sorted(core.linker.metas):
         if pid.get(tid, -1) < 0:
             continue
+        meta = core.linker.metas[tid]
+        near = [(t0, t1) for t0, t1, s0, s1 in adjacent.get((pid[tid], meta.camera_id), ())
+                if s0 - 1.0 <= meta.t_end_s and meta.t_start_s <= s1 + 1.0]     # neighbours of this visit
         rows = core.linker.candidates(tid, k=10_000)
-        truth = [any(pid.get(m, -1) == pid[tid] for m in r["tracklet_ids"]) for r in rows]
+        truth = [any(pid.get(m, -1) == pid[tid] for m in r["tracklet_ids"])
+                 and any(r["t_enter_s"] <= t1 + 1.0 and t0 - 1.0 <= r["t_exit_s"] for t0, t1 in near) for r in rows]
         if not any(truth):
             continue
         for kind, order in (("prior", range(len(rows))),
@@ -123,7 +146,7 @@ def main() -> None:
         try:
             t1 = time.perf_counter()
             core = replay(world, tracklets, network_file, learned, out)
-            look = lookup_scores(core, gt)
+            look = lookup_scores(core, gt, world)
             core.store.close()
             rep = network_report(out, world)
             results[name] = (rep, look)

@@ -29,6 +29,7 @@ from .identities import IdentityBook
 from .negatives import NegativeDistances
 from .records import AssociationError, TrackletMeta
 from .transfer import TransferModel
+from .zones import ZoneModel
 from .candidates import rank_candidates
 from .trusted import TrustedLink, Visit, trusted_links
 
@@ -44,8 +45,9 @@ class LinkUpdate:
 
 
 class LiveLinker:
-    def __init__(self, transfer: TransferModel, cfg: Trust):
+    def __init__(self, transfer: TransferModel, cfg: Trust, zones: ZoneModel | None = None):
         self.transfer, self.cfg = transfer, cfg
+        self.zones = zones if zones is not None else ZoneModel(cfg.zones)
         self.metas: dict[str, TrackletMeta] = {}
         self._neg: deque[float] = deque(maxlen=MAX_NEGATIVES)
         self._shown: dict[tuple[str, str], TrustedLink] = {}
@@ -79,12 +81,12 @@ class LiveLinker:
         near = [m for m in self.metas.values() if m.t_end_s >= q.t_start_s - reach and m.t_start_s <= q.t_end_s + reach]
         ids = {m.tracklet_id for m in near}
         fixed = [l for l in self._shown.values() if l.tracklet_a in ids and l.tracklet_b in ids]
-        return trusted_links(near, self.transfer, self.negatives(), self.cfg, fixed)[1]
+        return trusted_links(near, self.transfer, self.negatives(), self.cfg, fixed, (), self.zones)[1]
 
     def candidates(self, tracklet_id: str, k: int = 10) -> list[dict]:
         """Other cameras' visits ranked for ``tracklet_id`` (``candidates.rank_candidates``)."""
         return rank_candidates(tracklet_id, self.visits_around(tracklet_id), self.transfer, self.negatives(),
-                               self.identities(), k)
+                               self.identities(), k, self.zones)
 
     def links_of(self, tracklet_id: str) -> list[TrustedLink]:
         return [l for l in self._shown.values() if tracklet_id in (l.tracklet_a, l.tracklet_b)]
@@ -159,7 +161,7 @@ class LiveLinker:
         in_region = {m.tracklet_id for m in region}
         fixed = [l for k, l in self._shown.items() if k in self._final and set(k) <= in_region]
         preferred = [l for k, l in self._shown.items() if k not in self._final and set(k) <= in_region]
-        decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred)
+        decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred, self.zones)
         decided_by_key = {l.key: l for l in decided}
         keep_at = 0.5 * self.cfg.min_confidence        # hysteresis: a shown link is not dropped for a wobble
         shown, retracted, finalized = [], [], []
@@ -190,6 +192,7 @@ class LiveLinker:
             self._learned.add(key)
             if link.confidence >= self.cfg.learn_confidence:
                 self.transfer.observe(link.camera_a, link.camera_b, link.dt_s)
+                self.zones.observe(link.camera_a, link.exit_side, link.camera_b, link.enter_side)
         for key, link in self._shown.items():
             if key not in self._final and now_event_s >= self._final_s(link):
                 self._final.add(key)

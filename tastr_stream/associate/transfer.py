@@ -89,12 +89,31 @@ class TransferModel:
         ratios = [dt / self._configured[k] for k, v in self._samples.items() for dt in v]
         if self.cfg.enabled and len(ratios) >= self.cfg.site_min_count:
             # Too few links of its own yet: the site's common scale (how much longer than configured
-            # people take, and how much they vary) applied to this pair's configured time.
+            # people take) applied to this pair's configured time. Its spread is that of people
+            # and that between pairs (configured lengths are off by different amounts), whichever
+            # is larger: a scale that holds on a few busy pairs need not hold on this one.
             med, spread = _robust(np.asarray(ratios))
-            std = max(t * spread, self.cfg.min_rel_std * t * med, self.cfg.min_std_s)
+            per_pair = [float(np.median(v)) / self._configured[k] for k, v in self._samples.items() if v]
+            between = _robust(np.asarray(per_pair))[1] if len(per_pair) >= 3 else spread
+            std = max(t * spread, t * between, self.cfg.min_rel_std * t * med, self.cfg.min_std_s)
             return PairPrior(t * med, std, "site", len(obs), t, late * std)
         std = max(self.lambda_ * t, self.cfg.min_std_s)
         return PairPrior(t, std, "configured", len(obs), t, std)
+
+    def route_factor(self, a: str, b: str) -> float:
+        """How used the route a-b is next to the busiest route of either camera (1: at least a
+        fifth as busy).
+
+        People walk along walkways between neighbouring cameras; a pair that learns almost no
+        links while its cameras' other routes learn many is not one people take directly (its
+        few candidates are someone whose middle visit was missed, or a stranger). 1 until one
+        of the two cameras has ``route_min_links`` links on a route."""
+        if not self.cfg.enabled:
+            return 1.0
+        busiest = max((len(v) for k, v in self._samples.items() if a in k or b in k), default=0)
+        if busiest < self.cfg.route_min_links:
+            return 1.0
+        return min(1.0, (len(self._samples.get(_key(a, b), ())) + 1.0) / (0.2 * busiest + 1.0))
 
     def pairs(self) -> dict[tuple[str, str], PairPrior]:
         return {k: self.pair(*k) for k in sorted(self._configured)}

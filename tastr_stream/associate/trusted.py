@@ -8,7 +8,7 @@ user reads as "the same person" is decided here instead, batch over a set of tra
 1. **Visits.** Fragments of one person's pass through one view are joined first: j starts at
    most ``relink_max_gap_s`` after i ends, near where i ended (``relink_body_heights_per_s`` box
    heights per second of gap), their appearance distance is under the ``relink_quantile`` of
-   different-person distances (``link_quantile`` when boxes are unknown, or when i ended at the
+   different-person distances, halved every ``relink_gap_halving_s`` of gap (``link_quantile`` when boxes are unknown, or when i ended at the
    side of the picture: someone who walked out and someone who walks in are two people unless
    j comes back in where i went out and looks as alike as across cameras), and each is the
    other's best such partner. A visit's feature is
@@ -16,8 +16,10 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    when its last ends, so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
    exits, the transfer time is plausible for the pair (R = Gaussian of the pair's learned or
-   configured transfer time, R >= ``min_r``) and their distance D is under the ``link_quantile``
-   of different-person distances: an absolute test, learned without labels.
+   configured transfer time, times how used the route is next to the cameras' busiest routes,
+   times how usual the sides of the pictures u left and v entered by are for the pair
+   (``zones``), R >= ``min_r``) and their distance D is under the
+   ``link_quantile`` of different-person distances: an absolute test, learned without labels.
 3. **One successor, one predecessor.** A person leaves a view for one next view: candidates are
    taken greedily in order of the paper's joint distance D / R, each visit gets at most one
    successor and one predecessor, so an identity is a chain of visits in time and two wrong
@@ -42,6 +44,7 @@ from .features import distance_matrix
 from .negatives import NegativeDistances
 from .records import TrackletMeta
 from .transfer import TransferModel
+from .zones import ZoneModel, picture_widths, side_of
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +65,9 @@ class TrustedLink:
     confidence: float
     rivals: int
     transfer_late_s: float = 0.0   # the prior's spread after its mean (later than usual)
+    zone: float = 1.0              # how usual the sides left and entered by are for the pair (zones)
+    exit_side: str | None = None   # side of a's picture the earlier visit left by (None: not a side)
+    enter_side: str | None = None  # side of b's picture the later visit came in by
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,7 +79,8 @@ class TrustedLink:
         return cls(str(d["tracklet_a"]), str(d["tracklet_b"]), str(d["camera_a"]), str(d["camera_b"]), str(d["kind"]),
                    float(d["feature_distance"]), float(d["r"]), float(d["dt_s"]), float(d["transfer_mean_s"]),
                    float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]),
-                   float(d.get("transfer_late_s", d["transfer_std_s"])))
+                   float(d.get("transfer_late_s", d["transfer_std_s"])), float(d.get("zone", 1.0)),
+                   d.get("exit_side"), d.get("enter_side"))
 
     def explain(self) -> dict:
         return {"tracklet_a": self.tracklet_a, "tracklet_b": self.tracklet_b, "camera_a": self.camera_a,
@@ -81,7 +88,8 @@ class TrustedLink:
                 "r": round(self.r, 4), "joint_distance": round(self.feature_distance / max(self.r, 1e-12), 4),
                 "dt_s": round(self.dt_s, 3), "transfer_mean_s": round(self.transfer_mean_s, 3),
                 "transfer_std_s": round(self.transfer_std_s, 3), "transfer_late_s": round(self.transfer_late_s, 3),
-                "prior": self.prior,
+                "prior": self.prior, "zone": round(self.zone, 4), "exit_side": self.exit_side,
+                "enter_side": self.enter_side,
                 "confidence": round(self.confidence, 4), "rivals": self.rivals}
 
 
@@ -92,6 +100,8 @@ class Visit:
     t_enter_s: float
     t_exit_s: float
     feature: np.ndarray
+    enter_side: str | None = None      # side of the picture the visit began at (None: not a side)
+    exit_side: str | None = None       # ... and ended at
 
 
 def _centres_and_heights(boxes: list) -> np.ndarray:
@@ -117,15 +127,9 @@ def _near(group: Sequence[TrackletMeta], gap_s: np.ndarray, per_s: float) -> tup
     return ok & known, known
 
 
-def _left_the_picture(group: Sequence[TrackletMeta], margin: float = 0.01) -> np.ndarray:
-    """Per fragment: did its last box touch the left or right side of the picture? The picture's
-    width is not on the wire; the rightmost box edge the camera's fragments reach stands in for it."""
-    last = [t.last_box_xyxy for t in group]
-    edges = [b[2] for t in group for b in (t.first_box_xyxy, t.last_box_xyxy) if b is not None]
-    if not edges:
-        return np.zeros(len(group), dtype=bool)
-    width = max(edges)
-    return np.array([b is not None and (b[0] <= margin * width or b[2] >= (1.0 - margin) * width) for b in last])
+def _left_the_picture(group: Sequence[TrackletMeta], width: float | None, margin: float) -> np.ndarray:
+    """Per fragment: did its last box touch the left or right side of the picture?"""
+    return np.array([side_of(t.last_box_xyxy, width, margin) is not None for t in group])
 
 
 def _pair_key(a: str, b: str) -> tuple[str, str]:
@@ -133,7 +137,8 @@ def _pair_key(a: str, b: str) -> tuple[str, str]:
 
 
 def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDistances, cfg: Trust,
-                     fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset()) -> list[TrustedLink]:
+                     fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset(),
+                     widths: Mapping[str, float] | None = None) -> list[TrustedLink]:
     """Step 1: mutual-best fragment links inside each camera. ``fixed`` ones are kept as they
     are; ``preferred`` keys (links users already see) are kept first while they pass the tests."""
     out = [l for l in fixed if l.kind == "relink"]
@@ -141,7 +146,6 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
     has_pred = {l.tracklet_b for l in out}
     if len(negatives) < 1:
         return sorted(out)
-    tau = negatives.quantile(cfg.relink_quantile)
     tau_blind = negatives.quantile(min(cfg.relink_quantile, cfg.link_quantile))   # no boxes: appearance alone
     by_cam: dict[str, list[TrackletMeta]] = {}
     for t in tracklets:
@@ -153,13 +157,18 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         d = distance_matrix(np.stack([t.feature for t in group]), np.stack([t.feature for t in group]))
         gap = np.array([t.t_start_s for t in group])[None, :] - np.array([t.t_end_s for t in group])[:, None]
         near, known = _near(group, gap, cfg.relink_body_heights_per_s)
+        # The longer a track was lost, the likelier someone else walked into its place: the share
+        # of strangers allowed to look this close halves every ``relink_gap_halving_s`` of gap.
+        share = negatives.share_closer(d)
+        allowed = cfg.relink_quantile * np.power(0.5, np.maximum(gap, 0.0) / cfg.relink_gap_halving_s)
         # A fragment that ended at the side of the picture is a person who walked out, not a lost
         # track: whoever comes back in must look like them as surely as across cameras.
         # ... and comes back in where they went out, not at the other side of the picture.
-        out_of_view = _left_the_picture(group)[:, None]
+        width = (widths or picture_widths(group)).get(cam)
+        out_of_view = _left_the_picture(group, width, cfg.zones.side_margin)[:, None]
         back_in, _ = _near(group, np.zeros_like(gap), 0.0)
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
-            ~known, d < tau_blind, np.where(out_of_view, back_in & (d < tau_blind), near & (d < tau)))
+            ~known, d < tau_blind, np.where(out_of_view, back_in & (d < tau_blind), near & (share <= allowed)))
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))
@@ -182,8 +191,11 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
     return sorted(out)
 
 
-def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink]) -> list[Visit]:
-    """Chains of relinked fragments (each fragment has at most one successor and predecessor)."""
+def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink],
+              widths: Mapping[str, float] | None = None, side_margin: float = 0.03) -> list[Visit]:
+    """Chains of relinked fragments (each fragment has at most one successor and predecessor),
+    with the side of the picture each chain began and ended at."""
+    widths = picture_widths(tracklets) if widths is None else widths
     by_id = {t.tracklet_id: t for t in tracklets}
     nxt = {l.tracklet_a: l.tracklet_b for l in relinks if l.tracklet_a in by_id and l.tracklet_b in by_id}
     has_pred = set(nxt.values())
@@ -196,14 +208,17 @@ def visits_of(tracklets: Sequence[TrackletMeta], relinks: Iterable[TrustedLink])
             chain.append(by_id[nxt[chain[-1].tracklet_id]])
         w = np.array([m.n_crops for m in chain], dtype=np.float64)
         feat = (np.stack([m.feature for m in chain]).astype(np.float64) * w[:, None]).sum(0) / w.sum()
+        width = widths.get(t.camera_id)
         out.append(Visit(tuple(m.tracklet_id for m in chain), t.camera_id, min(m.t_start_s for m in chain),
-                         max(m.t_end_s for m in chain), feat.astype(np.float32)))
+                         max(m.t_end_s for m in chain), feat.astype(np.float32),
+                         side_of(chain[0].first_box_xyxy, width, side_margin),
+                         side_of(chain[-1].last_box_xyxy, width, side_margin)))
     return out
 
 
 def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: NegativeDistances, cfg: Trust,
                 fixed: Iterable[TrustedLink] = (), preferred: Mapping[tuple[str, str], TrustedLink] = {},
-                ) -> list[TrustedLink]:
+                zones: ZoneModel | None = None) -> list[TrustedLink]:
     """Steps 2-4 over visits; ``fixed`` cross links (already final) keep their visits' slots.
     ``preferred`` links (users already see them) are judged on the evidence they were shown on:
     kept as they are while they still join the end of one visit to the start of another and
@@ -243,7 +258,10 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                 continue
             prior = transfer.pair(ca, cb)
             dt = enter[ib][None, :] - leave[ia][:, None]
-            r = np.where(dt > 0, prior.r(dt), 0.0)
+            r = np.where(dt > 0, prior.r(dt), 0.0) * transfer.route_factor(ca, cb)
+            if zones is not None:
+                r = r * np.array([[zones.factor(ca, visits[u].exit_side, cb, visits[v].enter_side) for v in ib]
+                                  for u in ia]).reshape(r.shape)
             for i, j in zip(*np.nonzero(r >= cfg.min_r)):
                 plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), prior))
     rivals_out: dict[int, int] = {}
@@ -261,14 +279,16 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
         p = float(negatives.share_closer(d[u, v]))
         conf = r * (1.0 - p) ** max(1, rivals)
         vu, vv = visits[u], visits[v]
+        zone = 1.0 if zones is None else zones.factor(vu.camera_id, vu.exit_side, vv.camera_id, vv.enter_side)
         out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
-                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s))
+                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s, zone,
+                               vu.exit_side, vv.enter_side))
     return sorted(out)
 
 
 def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, negatives: NegativeDistances,
                   cfg: Trust, fixed: Iterable[TrustedLink] = (), preferred: Iterable[TrustedLink] = (),
-                  ) -> tuple[list[TrustedLink], list[Visit]]:
+                  zones: ZoneModel | None = None) -> tuple[list[TrustedLink], list[Visit]]:
     """Relinks and cross links over ``tracklets`` (steps 1-4), with the visits they imply.
 
     ``fixed``: final links, kept as they are. ``preferred``: links users already see; they keep
@@ -276,6 +296,7 @@ def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, ne
     that has learned since does not reshuffle what was shown (only evidence against a link, such
     as a fragment joining its visit, retracts it)."""
     fixed, preferred = list(fixed), {l.key: l for l in preferred}
-    relinks = relink_fragments(tracklets, negatives, cfg, fixed, frozenset(preferred))
-    visits = visits_of(tracklets, relinks)
-    return relinks + link_visits(visits, transfer, negatives, cfg, fixed, preferred), visits
+    widths = picture_widths(tracklets)
+    relinks = relink_fragments(tracklets, negatives, cfg, fixed, frozenset(preferred), widths)
+    visits = visits_of(tracklets, relinks, widths, cfg.zones.side_margin)
+    return relinks + link_visits(visits, transfer, negatives, cfg, fixed, preferred, zones), visits

@@ -37,7 +37,7 @@ class LearnedPrior(Section):
     """Per camera pair transfer times learned from confident links (``associate.transfer``)."""
 
     enabled: bool = True
-    min_count: int = Field(default=5, ge=1, le=10_000)       # confident links of a pair before its own take over
+    min_count: int = Field(default=3, ge=1, le=10_000)       # confident links of a pair before its own take over
     site_min_count: int = Field(default=10, ge=1, le=10_000)  # ... of the site before its common scale does
     max_samples: int = Field(default=200, ge=5, le=100_000)  # most recent kept per pair
     # Spread floor as a share of the mean: walking speeds in a crowd vary by about 15-20 %.
@@ -46,6 +46,17 @@ class LearnedPrior(Section):
     # Later than the mean is likelier than earlier (people stop, detour, dawdle; nobody runs much
     # faster than they walk): the spread after the mean is this many times the spread before it.
     late_spread_factor: float = Field(default=2.0, ge=1, le=10)
+    # Links on a camera's busiest route before routes without links are judged unlikely.
+    route_min_links: int = Field(default=6, ge=1, le=100_000)
+
+
+class LearnedZones(Section):
+    """Which side of the picture people leave by towards each camera, learned (``associate.zones``)."""
+
+    enabled: bool = True
+    min_count: int = Field(default=3, ge=1, le=10_000)       # links with a known side before it judges
+    max_samples: int = Field(default=400, ge=10, le=1_000_000)
+    side_margin: float = Field(default=0.03, ge=0, le=0.5)    # a box this close to a side touches it
 
 
 class Trust(Section):
@@ -58,13 +69,15 @@ class Trust(Section):
     enabled: bool = True
     relink_max_gap_s: float = Field(default=12.0, ge=0, le=600)     # a track broken this long is still one visit
     relink_quantile: float = Field(default=0.3, gt=0, le=1)         # appearance gate for fragments of one visit
+    relink_gap_halving_s: float = Field(default=2.0, gt=0, le=600)  # ... halved for every this much gap
     relink_body_heights_per_s: float = Field(default=1.0, gt=0, le=20)  # how far a fragment may move per second
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
     min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
-    min_confidence: float = Field(default=0.5, ge=0, le=1)          # links shown to users
-    learn_confidence: float = Field(default=0.8, ge=0, le=1)        # links the transfer model learns from
+    min_confidence: float = Field(default=0.6, ge=0, le=1)          # links shown to users
+    learn_confidence: float = Field(default=0.5, ge=0, le=1)        # links the transfer model learns from
     min_negatives: int = Field(default=30, ge=1)                    # impossible pairs before any cross link
     learned_prior: LearnedPrior = LearnedPrior()
+    zones: LearnedZones = LearnedZones()
 
 
 class Association(Section):
