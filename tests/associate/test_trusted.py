@@ -166,3 +166,33 @@ def test_candidates_rank_by_joint_distance_and_name_the_truth_first():
     assert {"feature_distance", "dt_s", "r", "transfer_mean_s", "prior", "confidence", "appearance_rank"} <= rows[0].keys()
     with pytest.raises(AssociationError, match="not in the live window"):
         ll.candidates("nope")
+
+
+def test_zones_learn_which_side_people_use_towards_each_camera():
+    from tastr_stream.associate.zones import ZoneModel, side_of
+    from tastr_stream.config.associator import LearnedZones
+
+    assert side_of((0.0, 0, 30, 90), 640.0, 0.03) == "left"
+    assert side_of((600.0, 0, 640, 90), 640.0, 0.03) == "right"
+    assert side_of((300.0, 0, 330, 90), 640.0, 0.03) is None
+    zones = ZoneModel(LearnedZones(min_count=3))
+    assert zones.factor("cam1", "left", "cam2", "left") == 1.0            # nothing learned: no opinion
+    for _ in range(4):
+        zones.observe("cam1", "right", "cam2", "left")                   # cam1 -> cam2: out right, in left
+    assert zones.factor("cam1", "right", "cam2", "left") == 1.0
+    assert zones.factor("cam1", "left", "cam2", "left") == pytest.approx(1 / 5)
+    assert zones.factor("cam2", "left", "cam1", "right") == 1.0           # the way back uses the same sides
+    assert zones.factor("cam1", None, "cam2", None) == 1.0                # a lost track says nothing
+    copy = ZoneModel(LearnedZones(min_count=3))
+    copy.load_json(zones.to_json())
+    assert copy.pairs() == zones.pairs()
+
+
+def test_route_without_links_next_to_busy_ones_is_unlikely():
+    tm = transfer(LearnedPrior(route_min_links=6))
+    assert tm.route_factor("cam1", "cam4") == 1.0                          # nothing learned yet
+    for _ in range(10):
+        tm.observe("cam1", "cam2", 40.0)
+    assert tm.route_factor("cam1", "cam2") == 1.0
+    assert tm.route_factor("cam1", "cam4") == pytest.approx(1 / 3)        # (0 + 1) / (0.2 * 10 + 1)
+    assert tm.route_factor("cam3", "cam4") == 1.0                          # neither camera is busy
