@@ -24,9 +24,11 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    taken greedily in order of the paper's joint distance D / R, each visit gets at most one
    successor and one predecessor, so an identity is a chain of visits in time and two wrong
    links can never merge two chains into a blob.
-4. **Confidence.** R x (1 - p)^n, where p is the share of different-person pairs at most D apart
-   (how often a stranger looks this close) and n the number of rival visits that were possible
-   by time for either end (the more rivals, the more chances for a stranger to look close).
+4. **Confidence.** R times the chance that no stranger would have done better: for the link
+   itself and for every rival visit that was possible by time for either end (with its own R'),
+   1 - the share of different-person pairs closer than D * R' / R, the distance at which that
+   rival would have won on D / R. More rivals, and rivals as plausible in time, lower it; a
+   rival that came at an unlikely time hardly does.
    Only links with confidence >= ``min_confidence`` are shown to users.
 Each link carries its explanation: D, R, dt against the pair's transfer time and spread, where
 that prior came from, the confidence and its rivals.
@@ -264,20 +266,24 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                                   for u in ia]).reshape(r.shape)
             for i, j in zip(*np.nonzero(r >= cfg.min_r)):
                 plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), prior))
-    rivals_out: dict[int, int] = {}
-    rivals_in: dict[int, int] = {}
-    for u, v, *_ in plausible:
-        rivals_out[u] = rivals_out.get(u, 0) + 1
-        rivals_in[v] = rivals_in.get(v, 0) + 1
+    r_out: dict[int, list[float]] = {}       # R of every time-plausible successor of u ...
+    r_in: dict[int, list[float]] = {}        # ... and predecessor of v
+    for u, v, _, r, _ in plausible:
+        r_out.setdefault(u, []).append(r)
+        r_in.setdefault(v, []).append(r)
     cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
     for _, u, v, dt, r, prior in cands:
         if u in has_succ or v in has_pred:
             continue
         has_succ.add(u)
         has_pred.add(v)
-        rivals = rivals_out[u] + rivals_in[v] - 2
-        p = float(negatives.share_closer(d[u, v]))
-        conf = r * (1.0 - p) ** max(1, rivals)
+        # A rival with R' beats this link when its distance is under D * R' / R; a stranger's is
+        # with probability share_closer(D * R' / R). Confidence: R times the chance none does.
+        rival_r = np.array(r_out[u] + r_in[v])
+        rival_r = np.delete(rival_r, [r_out[u].index(r), len(r_out[u]) + r_in[v].index(r)])
+        rivals = int(rival_r.size)
+        beat = negatives.share_closer(d[u, v] / r * np.concatenate([[r], rival_r]))
+        conf = r * float(np.prod(1.0 - beat))
         vu, vv = visits[u], visits[v]
         zone = 1.0 if zones is None else zones.factor(vu.camera_id, vu.exit_side, vv.camera_id, vv.enter_side)
         out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
