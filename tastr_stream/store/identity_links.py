@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import StoreError
-from .queries import chunks
+from .queries import rows_touching
+from .rows import ordered_pair
+from .writes import retract_links
 
 KINDS = ("cross", "relink")
 STATUSES = ("provisional", "final", "retracted")
@@ -42,10 +44,7 @@ class IdentityLinkRow:
                              f"not in {KINDS} / {STATUSES}")
         if not (0.0 <= float(self.confidence) <= 1.0) or math.isnan(float(self.confidence)):
             raise StoreError(f"identity link {self.a}-{self.b}: confidence {self.confidence} not in [0, 1]")
-        if self.a > self.b:
-            a, b = self.b, self.a
-            object.__setattr__(self, "a", a)
-            object.__setattr__(self, "b", b)
+        ordered_pair(self)
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -70,12 +69,7 @@ def upsert(conn: sqlite3.Connection, rows: Iterable[IdentityLinkRow], now_s: flo
 
 
 def retract(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]], now_s: float) -> int:
-    n = 0
-    for x, y in pairs:
-        a, b = (x, y) if x < y else (y, x)
-        n += conn.execute("UPDATE identity_links SET status='retracted', updated_at_s=? WHERE a=? AND b=?",
-                          (now_s, a, b)).rowcount
-    return n
+    return retract_links(conn, pairs, now_s, table="identity_links")
 
 
 def _row(r: tuple) -> IdentityLinkRow:
@@ -85,15 +79,4 @@ def _row(r: tuple) -> IdentityLinkRow:
 
 
 def read(conn: sqlite3.Connection, statuses: tuple[str, ...], tracklet_ids: list[str] | None) -> list[IdentityLinkRow]:
-    smarks = ",".join("?" * len(statuses))
-    if tracklet_ids is None:
-        return [_row(r) for r in conn.execute(
-            f"SELECT {_COLS} FROM identity_links WHERE status IN ({smarks}) ORDER BY a, b", list(statuses))]
-    found: dict[tuple[str, str], tuple] = {}
-    for part in chunks(sorted(set(tracklet_ids))):
-        marks = ",".join("?" * len(part))
-        for col in ("a", "b"):
-            for r in conn.execute(f"SELECT {_COLS} FROM identity_links WHERE status IN ({smarks}) "
-                                  f"AND {col} IN ({marks})", [*statuses, *part]):
-                found[(r[0], r[1])] = r
-    return [_row(found[k]) for k in sorted(found)]
+    return [_row(r) for r in rows_touching(conn, "identity_links", _COLS, statuses, tracklet_ids)]

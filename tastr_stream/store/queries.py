@@ -105,22 +105,29 @@ def _link(row: tuple) -> LinkRow:
 _LINK_COLS = "a, b, feature_distance, joint_distance, r, status, model_version, updated_at_s"
 
 
-def links(conn: sqlite3.Connection, statuses: tuple[str, ...], tracklet_ids: list[str] | None) -> list[LinkRow]:
-    """Links with one of ``statuses``; touching any of ``tracklet_ids`` when given."""
+def rows_touching(conn: sqlite3.Connection, table: str, cols: str, statuses: tuple[str, ...],
+                  tracklet_ids: list[str] | None) -> list[tuple]:
+    """Rows of a link table (``links``, ``identity_links``) with one of ``statuses``, ordered by
+    (a, b); only those touching one of ``tracklet_ids`` when given."""
+    if table not in ("links", "identity_links"):
+        raise StoreError(f"no link table {table!r}")
     smarks = ",".join("?" * len(statuses))
     if tracklet_ids is None:
-        rows = conn.execute(f"SELECT {_LINK_COLS} FROM links WHERE status IN ({smarks}) ORDER BY a, b",
+        return conn.execute(f"SELECT {cols} FROM {table} WHERE status IN ({smarks}) ORDER BY a, b",
                             list(statuses)).fetchall()
-    else:
-        found: dict[tuple[str, str], tuple] = {}
-        for part in chunks(sorted(set(tracklet_ids))):
-            marks = ",".join("?" * len(part))
-            for col in ("a", "b"):
-                for r in conn.execute(f"SELECT {_LINK_COLS} FROM links WHERE status IN ({smarks}) "
-                                      f"AND {col} IN ({marks})", [*statuses, *part]):
-                    found[(r[0], r[1])] = r
-        rows = [found[k] for k in sorted(found)]
-    return [_link(r) for r in rows]
+    found: dict[tuple[str, str], tuple] = {}
+    for part in chunks(sorted(set(tracklet_ids))):
+        marks = ",".join("?" * len(part))
+        for col in ("a", "b"):
+            for r in conn.execute(f"SELECT {cols} FROM {table} WHERE status IN ({smarks}) "
+                                  f"AND {col} IN ({marks})", [*statuses, *part]):
+                found[(r[0], r[1])] = r
+    return [found[k] for k in sorted(found)]
+
+
+def links(conn: sqlite3.Connection, statuses: tuple[str, ...], tracklet_ids: list[str] | None) -> list[LinkRow]:
+    """Links with one of ``statuses``; touching any of ``tracklet_ids`` when given."""
+    return [_link(r) for r in rows_touching(conn, "links", _LINK_COLS, statuses, tracklet_ids)]
 
 
 def identity_of(conn: sqlite3.Connection, tracklet_id: str) -> int | None:

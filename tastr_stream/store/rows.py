@@ -41,14 +41,19 @@ class LinkRow:
             if math.isnan(value):
                 raise StoreError(f"link {self.a}-{self.b}: {name} is NaN")
             object.__setattr__(self, name, value)
-        if self.a > self.b:
-            a, b = self.b, self.a
-            object.__setattr__(self, "a", a)
-            object.__setattr__(self, "b", b)
+        ordered_pair(self)
 
     @property
     def pair(self) -> tuple[str, str]:
         return (self.a, self.b)
+
+
+def ordered_pair(row) -> None:
+    """Put a frozen link row's ``a``/``b`` in sorted order: a link is an unordered pair."""
+    if row.a > row.b:
+        a, b = row.b, row.a
+        object.__setattr__(row, "a", a)
+        object.__setattr__(row, "b", b)
 
 
 @dataclass(frozen=True)

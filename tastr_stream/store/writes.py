@@ -79,13 +79,16 @@ def upsert_links(conn: sqlite3.Connection, rows: Iterable[LinkRow], now_s: float
     return n
 
 
-def retract_links(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]], now_s: float) -> int:
-    """Mark links retracted (kept, so the trainer and an audit see what was undone); returns how
-    many existed."""
+def retract_links(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]], now_s: float,
+                  table: str = "links") -> int:
+    """Mark links of ``table`` (``links`` or ``identity_links``) retracted (kept, so the trainer and
+    an audit see what was undone); returns how many existed."""
+    if table not in ("links", "identity_links"):
+        raise StoreError(f"no link table {table!r}")
     n = 0
     for x, y in pairs:
         a, b = (x, y) if x < y else (y, x)
-        n += conn.execute("UPDATE links SET status='retracted', updated_at_s=? WHERE a=? AND b=?",
+        n += conn.execute(f"UPDATE {table} SET status='retracted', updated_at_s=? WHERE a=? AND b=?",
                           (now_s, a, b)).rowcount
     return n
 
