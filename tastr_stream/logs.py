@@ -28,3 +28,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # faiss logs which CPU build it tried at INFO, seven lines per process: noise on every command.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
