@@ -84,7 +84,7 @@ class TransferModel:
         late = self.cfg.late_spread_factor
         if self.cfg.enabled and len(obs) >= self.cfg.min_count:
             med, spread = _robust(np.asarray(obs))
-            std = max(spread, self.cfg.min_rel_std * med, self.cfg.min_std_s)
+            std = self._shrunk(max(spread, self.cfg.min_rel_std * med, self.cfg.min_std_s), med, len(obs))
             return PairPrior(med, std, "learned", len(obs), t, late * std)
         ratios = [dt / self._configured[k] for k, v in self._samples.items() for dt in v]
         if self.cfg.enabled and len(ratios) >= self.cfg.site_min_count:
@@ -96,9 +96,17 @@ class TransferModel:
             per_pair = [float(np.median(v)) / self._configured[k] for k, v in self._samples.items() if v]
             between = _robust(np.asarray(per_pair))[1] if len(per_pair) >= 3 else spread
             std = max(t * spread, t * between, self.cfg.min_rel_std * t * med, self.cfg.min_std_s)
+            std = self._shrunk(std, t * med, len(ratios))
             return PairPrior(t * med, std, "site", len(obs), t, late * std)
         std = max(self.lambda_ * t, self.cfg.min_std_s)
         return PairPrior(t, std, "configured", len(obs), t, std)
+
+    def _shrunk(self, std_s: float, mean_s: float, n: int) -> float:
+        """The learned spread pulled towards the configured one (lambda * mean) with the weight of
+        ``prior_weight`` links: a spread from three links is a guess, from a hundred a measurement."""
+        wide = max(self.lambda_ * mean_s, self.cfg.min_std_s)
+        k = self.cfg.prior_weight
+        return float(np.sqrt((n * std_s * std_s + k * wide * wide) / (n + k)))
 
     def route_factor(self, a: str, b: str) -> float:
         """How used the route a-b is next to the busiest route of either camera (1: at least a

@@ -46,6 +46,8 @@ class LearnedPrior(Section):
     # Later than the mean is likelier than earlier (people stop, detour, dawdle; nobody runs much
     # faster than they walk): the spread after the mean is this many times the spread before it.
     late_spread_factor: float = Field(default=2.0, ge=1, le=10)
+    # How many links the configured spread (lambda * t) counts for when a learned spread is blended in.
+    prior_weight: float = Field(default=5.0, ge=0, le=10_000)
     # Links on a camera's busiest route before routes without links are judged unlikely.
     route_min_links: int = Field(default=6, ge=1, le=100_000)
 
@@ -74,7 +76,7 @@ class Trust(Section):
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
     min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
     min_confidence: float = Field(default=0.6, ge=0, le=1)          # links shown to users
-    learn_confidence: float = Field(default=0.5, ge=0, le=1)        # links the transfer model learns from
+    learn_confidence: float = Field(default=0.8, ge=0, le=1)        # links the transfer model learns from
     min_negatives: int = Field(default=30, ge=1)                    # impossible pairs before any cross link
     learned_prior: LearnedPrior = LearnedPrior()
     zones: LearnedZones = LearnedZones()

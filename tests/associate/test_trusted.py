@@ -105,11 +105,17 @@ def test_transfer_model_learns_site_scale_then_each_pair_robustly():
         tm.observe("cam2", "cam1", dt)
     p12 = tm.pair("cam1", "cam2")
     assert p12.source == "learned" and p12.mean_s == pytest.approx(50.0)
-    assert p12.std_s == pytest.approx(0.15 * 50.0) and p12.late_std_s == pytest.approx(2 * 0.15 * 50.0)  # crowd floor
+    # The crowd floor (15 % of the mean) blended with the configured width (0.7 x mean) as 5 links.
+    spread = np.sqrt((5 * (0.15 * 50.0) ** 2 + 5 * (0.7 * 50.0) ** 2) / 10)
+    assert p12.std_s == pytest.approx(spread) and p12.late_std_s == pytest.approx(2 * spread)
+    for dt in (50.0,) * 95:                                # a hundred links: the measurement dominates
+        tm.observe("cam1", "cam2", dt)
+    assert tm.pair("cam1", "cam2").std_s < 0.3 * tm.pair("cam1", "cam2").mean_s
     p34 = tm.pair("cam3", "cam4")                         # no links of its own: the site's scale (x1.25)
     assert p34.source == "site" and p34.mean_s == pytest.approx(30.0 * 1.25)
     tm.observe("cam1", "cam2", 400.0)                      # one wrong link does not move a median
     assert tm.pair("cam1", "cam2").mean_s == pytest.approx(50.0, abs=1.0)
+    assert tm.pair("cam3", "cam4").mean_s == pytest.approx(30.0 * 1.25)
     copy = transfer(cfg)
     copy.load_json(tm.to_json())
     assert copy.pairs() == tm.pairs()
