@@ -169,7 +169,10 @@ def main() -> None:
                            ("multi-camera IDF1", lambda r: r[0].idf1)):
             t, o, l = (get(results[k]) for k in ("true", "off", "learned"))
             share = (l - o) / (t - o) if abs(t - o) > 1e-9 else math.nan
-            print(f"  {label:<26} true {t:.3f}  off {o:.3f}  learned {l:.3f}  gap closed {share:.0%}")
+            line = f"  {label:<26} true {t:.3f}  off {o:.3f}  learned {l:.3f}  gap closed {share:.0%}"
+            if "true-learned" in results:        # the same learning started from the true lengths
+                line += f"  (true lengths, learned: {get(results['true-learned']):.3f})"
+            print(line)
 
 
 def _f1(p: float, r: float) -> float:

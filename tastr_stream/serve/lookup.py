@@ -35,6 +35,7 @@ from ..store.rows import Sighting
 
 log = logging.getLogger(__name__)
 MAX_K = 100
+MAX_ID = 2**63 - 1
 OPS = ("tracklet", "camera_track", "identity", "candidates", "image", "recent", "stats")
 # (tracklet_id, k) -> {tracklet_id, camera_id, identity_id, model_version, candidates: [...]}
 CandidatesFn = Callable[[str, int], dict[str, Any]]
@@ -50,6 +51,9 @@ def _field(body: dict, name: str, kind: type | tuple[type, ...]) -> Any:
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, kind):
         raise BadRequest(f"field {name!r} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    if isinstance(value, int) and not 0 <= value <= MAX_ID:
+        # Ids are SQLite integers: a larger one used to end the associator (OverflowError).
+        raise BadRequest(f"field {name!r} must be an int in 0..{MAX_ID}, got {value}")
     return value
 
 

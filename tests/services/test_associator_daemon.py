@@ -136,6 +136,9 @@ def test_stream_kill_restart_lookup_and_quality(setup):
         assert "missing field 'tracklet_id'" in client.call({"op": "tracklet"})["error"]
         assert "must be int" in client.call({"op": "identity", "identity_id": "seven"})["error"]
         assert "unknown tracklet" in client.call({"op": "tracklet", "tracklet_id": "nope"})["error"]
+        for op, field in (("identity", "identity_id"), ("camera_track", "local_track_id")):
+            body = {"op": op, field: 2**63, "camera_id": "cam1"}
+            assert "must be an int in 0.." in client.call(body)["error"], "an id past SQLite's range used to kill it"
         raw = ctx.socket(zmq.DEALER)
         raw.setsockopt(zmq.LINGER, 0)
         raw.connect(eps["tracklets"])
