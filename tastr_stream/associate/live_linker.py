@@ -50,6 +50,7 @@ class LiveLinker:
         self.zones = zones if zones is not None else ZoneModel(cfg.zones)
         self.metas: dict[str, TrackletMeta] = {}
         self._neg: deque[float] = deque(maxlen=MAX_NEGATIVES)
+        self._longest_s = 0.0
         self._shown: dict[tuple[str, str], TrustedLink] = {}
         self._final: set[tuple[str, str]] = set()
         self._learned: set[tuple[str, str]] = set()
@@ -95,8 +96,16 @@ class LiveLinker:
     def add(self, meta: TrackletMeta) -> None:
         if meta.tracklet_id in self.metas:
             raise AssociationError(f"duplicate tracklet id {meta.tracklet_id!r}")
-        overlapping = [m for m in self.metas.values()
-                       if min(m.t_end_s, meta.t_end_s) > max(m.t_start_s, meta.t_start_s)]
+        # Tracklets arrive roughly in order of their end: the ones that can overlap this one are
+        # among the newest arrivals, so walk back from the newest (dicts keep insertion order)
+        # until ends are older than this one's start by the longest tracklet seen.
+        overlapping = []
+        for m in reversed(self.metas.values()):
+            if m.t_end_s < meta.t_start_s - self._longest_s:
+                break
+            if min(m.t_end_s, meta.t_end_s) > max(m.t_start_s, meta.t_start_s):
+                overlapping.append(m)
+        self._longest_s = max(self._longest_s, meta.t_end_s - meta.t_start_s)
         if overlapping:
             self._neg.extend(distances_to(meta.feature, np.stack([m.feature for m in overlapping])).tolist())
         self.metas[meta.tracklet_id] = meta
