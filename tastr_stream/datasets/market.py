@@ -7,8 +7,8 @@ Names, as the datasets define them:
   Person ``-1`` is junk (dropped by default, as torchreid does), ``0000`` a distractor.
 - DukeMTMC-reID: ``0001_c2_f0046182.jpg``: person, camera 1-8, frame on the synchronised
   60 fps clock of DukeMTMC.
-Every ``*.jpg`` must parse, and one folder holds one style; other files (``Thumbs.db``) are
-ignored. Camera ids are written ``cam1`` like everywhere else in tastr-stream.
+Every ``*.jpg`` must parse (the official Market-1501 release's few ``.jpg.jpg`` names included),
+and one folder holds one style; other files (``Thumbs.db``) are ignored. Camera ids are written ``cam1`` like everywhere else in tastr-stream.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 SPLIT_DIRS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
 JUNK_PID = -1
 DISTRACTOR_PID = 0
-_MARKET = re.compile(r"^(?P<pid>-1|\d{4})_c(?P<cam>\d)s(?P<seq>\d)_(?P<frame>\d{6})_(?P<box>\d{2})\.jpg$")
+# The official Market-1501 release has a few names with a doubled extension
+# (1488_c1s6_023021_00.jpg.jpg): the same crop, accepted as published.
+_MARKET = re.compile(r"^(?P<pid>-1|\d{4})_c(?P<cam>\d)s(?P<seq>\d)_(?P<frame>\d{6})_(?P<box>\d{2})(?:\.jpg)?\.jpg$")
 _DUKE = re.compile(r"^(?P<pid>\d{4})_c(?P<cam>\d)_f(?P<frame>\d{7})\.jpg$")
 _NUM_CAMERAS = {"market": 6, "duke": 8}
 

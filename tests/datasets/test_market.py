@@ -7,6 +7,7 @@ being confused with Duke's synchronised ones.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -50,10 +51,14 @@ def test_parse_market_and_duke_names():
     d = parse_crop_name("0001_c2_f0046182.jpg")
     assert (d.pid, d.camera_id, d.frame, d.sequence, d.style) == (1, "cam2", 46182, None, "duke")
     assert parse_crop_name("0001_c8_f0046182.jpg").camera_id == "cam8"
+    # As published: the official Market-1501 release has a few doubled extensions.
+    dd = parse_crop_name("1488_c1s6_023021_00.jpg.jpg")
+    assert (dd.pid, dd.camera_id, dd.sequence, dd.frame, dd.box_index) == (1488, "cam1", 6, 23021, 0)
 
 
 @pytest.mark.parametrize("name", ["0002_c7s1_000451_03.jpg", "0001_c9_f0046182.jpg", "0002_c1s1_451_03.jpg",
-                                  "2_c1s1_000451_03.jpg", "0001_c2_f46182.jpg", "0001_C2_f0046182.jpg"])
+                                  "2_c1s1_000451_03.jpg", "0001_c2_f46182.jpg", "0001_C2_f0046182.jpg",
+                                  "0002_c1s1_000451_03.jpg.png.jpg"])
 def test_malformed_names_raise(name):
     with pytest.raises(DatasetError, match=name.replace(".", r"\.")):
         parse_crop_name(name)
@@ -62,7 +67,11 @@ def test_malformed_names_raise(name):
 def test_market_tree(tmp_path):
     (tmp_path / "query").mkdir()
     (tmp_path / "query/Thumbs.db").write_bytes(b"x")
+    (tmp_path / "bounding_box_train").mkdir()
+    cv2.imwrite(str(tmp_path / "bounding_box_train/1488_c1s6_023021_00.jpg.jpg"), np.zeros((128, 64, 3), np.uint8))
     ds = load_market_style(make_tree(tmp_path, MARKET))
+    assert any(r.path.name.endswith(".jpg.jpg") and r.pid == 1488 for r in ds.train), "the release as published"
+    ds = dataclasses.replace(ds, train=[r for r in ds.train if r.pid != 1488])
     assert ds.style == "market"
     assert [r.path.name for r in ds.train] == sorted(MARKET["bounding_box_train"])
     assert len(ds.query) == 2 and len(ds.gallery) == 4, "junk dropped"
