@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.associator import Trust
-from .features import distance_matrix
+from .features import gram_distance_matrix as distance_matrix
 from .negatives import NegativeDistances
 from .records import TrackletMeta
 from .transfer import TransferModel
@@ -261,9 +261,12 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
             prior = transfer.pair(ca, cb)
             dt = enter[ib][None, :] - leave[ia][:, None]
             r = np.where(dt > 0, prior.r(dt), 0.0) * transfer.route_factor(ca, cb)
-            if zones is not None:
-                r = r * np.array([[zones.factor(ca, visits[u].exit_side, cb, visits[v].enter_side) for v in ib]
-                                  for u in ia]).reshape(r.shape)
+            if zones is not None:          # the factor depends on the two sides only: a 3 x 3 table
+                sides = (None, "left", "right")
+                table = np.array([[zones.factor(ca, so, cb, si) for si in sides] for so in sides])
+                out_side = np.array([sides.index(visits[u].exit_side) for u in ia])
+                in_side = np.array([sides.index(visits[v].enter_side) for v in ib])
+                r = r * table[out_side[:, None], in_side[None, :]]
             for i, j in zip(*np.nonzero(r >= cfg.min_r)):
                 plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), prior))
     r_out: dict[int, list[float]] = {}       # R of every time-plausible successor of u ...

@@ -60,3 +60,13 @@ def test_kmeans_does_not_depend_on_input_order(values, k, rnd):
     # the lowest cluster is a prefix of the sorted values
     kept = np.asarray(values)[a.labels == 0]
     assert kept.max() <= np.asarray(values)[a.labels != 0].min(initial=np.inf)
+
+
+def test_gram_distance_matrix_equals_the_row_by_row_reference():
+    """The linker's fast path (one matrix product) against the exact reference."""
+    from tastr_stream.associate.features import gram_distance_matrix
+
+    rng = np.random.default_rng(3)
+    xs, ys = rng.normal(0, 3, (40, 64)).astype(np.float32), rng.normal(0, 3, (55, 64)).astype(np.float32)
+    np.testing.assert_allclose(gram_distance_matrix(xs, ys), distance_matrix(xs, ys), rtol=1e-9, atol=1e-9)
+    assert np.all(np.diag(gram_distance_matrix(xs, xs)) < 1e-6)
