@@ -37,9 +37,12 @@ class LiveView:
                 path = " -> ".join(f"{s['camera_id']}@{s['t_start_s']:.0f}s"
                                    for s in sorted(ident["sightings"], key=lambda s: s["t_start_s"]))
                 self.out(f"  link: identity {ident['identity_id']:>4}: {path}")
-        links = stats.get("links", {})
+        pairs = stats.get("links", {})
+        shown = stats.get("shown_links", {})
         self.out(f"  [{time.monotonic() - self.started:6.1f}s] cameras live {running}  tracklets {stats.get('tracklets', 0)}"
-                 f"  identities {stats.get('identities', 0)}  links {sum(links.values()) if links else 0}"
+                 f"  identities {stats.get('identities', 0)}"
+                 f"  cross links {shown.get('provisional', 0) + shown.get('final', 0)}"
+                 f"  training pairs {pairs.get('provisional', 0) + pairs.get('final', 0)}"
                  f"  model v{stats.get('model_version', 0)}")
 
     def close(self) -> None:

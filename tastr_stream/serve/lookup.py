@@ -212,4 +212,5 @@ class LookupService:
     def _op_stats(self, body: dict, thumbs: bool) -> dict[str, Any]:
         st = self.store.stats()
         return {"tracklets": st.tracklets, "evicted": st.evicted, "identities": st.identities,
-                "links": st.links, "store_bytes": st.total_bytes, "model_version": self.current_version()}
+                "links": st.links, "shown_links": st.shown_links, "store_bytes": st.total_bytes,
+                "model_version": self.current_version()}

@@ -179,10 +179,12 @@ class StoreReads:
             n_ev = conn.execute("SELECT count(*) FROM evicted").fetchone()[0]
             n_emb = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
             by_status = dict(conn.execute("SELECT status, count(*) FROM links GROUP BY status").fetchall())
+            shown = dict(conn.execute("SELECT status, count(*) FROM identity_links WHERE kind = 'cross' "
+                                      "GROUP BY status").fetchall())
             n_id = conn.execute("SELECT count(DISTINCT identity_id) FROM identities").fetchone()[0]
         db_bytes = sum(p.stat().st_size for p in (self._db_path, Path(f"{self._db_path}-wal")) if p.exists())
         return StoreStats(tracklets=n_t, evicted=n_ev, embeddings=n_emb, links=by_status, identities=n_id,
-                          crop_bytes=int(crop_bytes), db_bytes=db_bytes)
+                          crop_bytes=int(crop_bytes), db_bytes=db_bytes, shown_links=shown)
 
     def integrity_check(self) -> list[str]:
         """Problems found (empty = healthy): SQLite's own check plus every crop pack a row names."""

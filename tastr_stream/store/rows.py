@@ -108,10 +108,11 @@ class StoreStats:
     tracklets: int
     evicted: int
     embeddings: int
-    links: dict[str, int]       # per status
+    links: dict[str, int]       # per status: NN-CCTA's training pairs
     identities: int             # distinct identity ids
     crop_bytes: int
     db_bytes: int               # database + WAL files on disk
+    shown_links: dict[str, int] = field(default_factory=dict)   # per status: cross links users see
 
     @property
     def total_bytes(self) -> int:

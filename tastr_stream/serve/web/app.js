@@ -127,8 +127,8 @@ let lastRecentJson = "";
 async function refresh() {
   try {
     const [recent, stats] = await Promise.all([api(`/api/recent?limit=${RECENT_LIMIT}`), api("/api/stats")]);
-    const links = Object.entries(stats.links || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "0";
-    $("stats").textContent = `${stats.tracklets} tracklets · ${stats.identities} identities · links ${links}` +
+    const links = Object.entries(stats.shown_links || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "0";
+    $("stats").textContent = `${stats.tracklets} tracklets · ${stats.identities} identities · cross links ${links}` +
                              ` · model v${stats.model_version}`;
     const json = JSON.stringify(recent.identities);
     if (json !== lastRecentJson) {     // rebuild only on change: no flicker, thumbnails stay cached
