@@ -28,4 +28,8 @@ class Endpoints(Section):
     def _zmq_endpoint(cls, v: str) -> str:
         if not v.startswith(_SCHEMES):
             raise ValueError(f"endpoint {v!r} must start with one of {_SCHEMES}")
+        if v.startswith("tcp://"):
+            host, _, port = v[len("tcp://"):].rpartition(":")
+            if not host or not (port == "*" or (port.isdigit() and 0 < int(port) <= 65535)):
+                raise ValueError(f"endpoint {v!r} must look like tcp://HOST:PORT with PORT in 1..65535 (or *)")
         return v

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
+from ..errors import ConfigError
 from .lookup import LookupService
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,11 @@ class HttpApi:
 
         Requests are answered on the server's own threads: ``lookup`` and ``transfer_view`` must be
         safe to call while the daemon's loop runs (store reads are; the window needs a lock)."""
-        self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network,
-                                                                      transfer_view))
+        try:
+            self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network,
+                                                                          transfer_view))
+        except OSError as exc:        # port in use, host that does not resolve or is not this machine's
+            raise ConfigError(f"endpoints.http_host/http_port {host}:{port}: {exc.strerror or exc}") from exc
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="http-api", daemon=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from ..errors import ConfigError
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -27,8 +29,13 @@ class MetricsServer:
 
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> MetricsServer:
-    """Expose ``registry`` on http://host:port/metrics; port 0 picks a free one (returned)."""
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    """Expose ``registry`` on http://host:port/metrics; port 0 picks a free one (returned).
+    A port that cannot be bound is a ConfigError naming it (not a traceback)."""
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"metrics port {port} on {host}: {exc.strerror or exc} (set a free metrics_port, "
+                          f"or 0 for any)") from exc
     return MetricsServer(registry, server.server_address[1], server)
 
 

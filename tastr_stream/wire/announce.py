@@ -12,7 +12,7 @@ import zmq
 from ..errors import WireError
 from .codec import decode, encode
 from .records import WeightsAnnouncement
-from .sockets import drain
+from .sockets import bind, drain
 
 
 class AnnouncementPublisher:
@@ -20,7 +20,7 @@ class AnnouncementPublisher:
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.PUB)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
+        bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.latest: WeightsAnnouncement | None = None
 

@@ -19,7 +19,7 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode
-from .sockets import drain
+from .sockets import bind, drain
 from .spool import DiskSpool
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class TrackletReceiver:
         self.sock = self._ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
-        self.sock.bind(endpoint)
+        bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def receive(self, timeout_ms: int, max_messages: int = 256) -> list[Incoming]:

@@ -25,7 +25,7 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode, encode
-from .sockets import drain
+from .sockets import bind, drain
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class TrainRequestReceiver:
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.PULL)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
+        bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.rejected = 0
 

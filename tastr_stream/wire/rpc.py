@@ -14,7 +14,7 @@ import zmq
 
 from ..errors import TastrError, WireError
 from .codec import decode, encode
-from .sockets import drain
+from .sockets import bind, drain
 
 
 class RpcTimeout(TastrError):
@@ -33,7 +33,7 @@ class RpcServer:
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.bind(endpoint)
+        bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def receive(self, timeout_ms: int, max_requests: int = 64) -> list[Request]:

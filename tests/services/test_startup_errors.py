@@ -1,0 +1,62 @@
+"""Start-up errors of a real associator process are one line naming the setting, not a traceback.
+
+Guards against the operator probes of issue 13: a port already in use (metrics, HTTP, ZeroMQ),
+an endpoint like ``tcp://127.0.0.1:notaport`` and an unresolvable ``http_host`` all crashed the
+daemon with a Python traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+
+from .daemons import CLI, REPO, endpoints, write_toml
+
+
+def run_associator(tmp_path, **overrides) -> subprocess.CompletedProcess:
+    eps = {**endpoints(), **overrides.pop("endpoints", {})}
+    cfg = write_toml(tmp_path / "assoc.toml", {
+        "network": {"cameras": [{"id": "cam1"}, {"id": "cam2"}], "paths": [{"a": "cam1", "b": "cam2", "transfer_s": 30.0}]},
+        "endpoints": eps,
+        "associator": {"store_dir": str(tmp_path / "store"), "metrics_port": overrides.pop("metrics_port", 0)},
+        "ingest": {"embed": {"backbone": "tiny", "emb_dim": 16}},
+        "trainer": {"backbone": "tiny", "emb_dim": 16},
+    })
+    return subprocess.run(CLI + ["associator", "--config", str(cfg)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def busy_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def test_metrics_port_in_use(tmp_path, busy_port):
+    line = one_line_error(run_associator(tmp_path, metrics_port=busy_port))
+    assert line.startswith("tastr-stream associator: error: metrics port") and str(busy_port) in line
+
+
+def test_http_port_in_use_and_unresolvable_host(tmp_path, busy_port):
+    line = one_line_error(run_associator(tmp_path, endpoints={"http_port": busy_port}))
+    assert "endpoints.http_host/http_port" in line and str(busy_port) in line
+    line = one_line_error(run_associator(tmp_path, endpoints={"http_host": "no-such-host.invalid"}))
+    assert "endpoints.http_host/http_port no-such-host.invalid" in line
+
+
+def test_zmq_endpoint_in_use_and_malformed(tmp_path, busy_port):
+    line = one_line_error(run_associator(tmp_path, endpoints={"tracklets": f"tcp://127.0.0.1:{busy_port}"}))
+    assert f"cannot bind 'tcp://127.0.0.1:{busy_port}'" in line
+    line = one_line_error(run_associator(tmp_path, endpoints={"lookup": "tcp://127.0.0.1:notaport"}))
+    assert "lookup" in line and "notaport" in line
