@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 from ..errors import ConfigError
 from .lookup import LookupService
 
+CONNECTION_TIMEOUT_S = 10.0
+
 log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 # Error replies that name something that does not exist (404); any other error is the request's (400).
@@ -75,9 +77,31 @@ def _network_now(network: dict[str, Any], transfer_view: TransferView | None) ->
 
 def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None],
                   pages: dict[str, tuple[str, bytes]], network: dict[str, Any] | None,
-                  transfer_view: TransferView | None):
+                  transfer_view: TransferView | None, connection_timeout_s: float = CONNECTION_TIMEOUT_S):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tastr-stream"
+        # An unparsable request line is answered as HTTP/1.0 (status line and headers), not 0.9.
+        default_request_version = "HTTP/1.0"
+        # Socket timeout per connection: a client that stalls mid-request (a slow upload, a half
+        # request line) is dropped after this, instead of holding a server thread forever.
+        timeout = connection_timeout_s
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own errors (garbage request line, unknown method, header too long) as
+            the same JSON every route answers with, not an HTML page."""
+            self.close_connection = True
+            body = json.dumps({"ok": False, "error": message or self.responses.get(code, ("error",))[0],
+                               "status": code}).encode()
+            try:
+                self.send_response(code, message)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
+            except OSError as exc:
+                log.debug("http client gone before its error was sent", extra={"kv": {"code": code, "error": exc}})
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.debug("http " + fmt % args)
@@ -154,7 +178,8 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
 class HttpApi:
     def __init__(self, lookup: LookupService, thumbnail: Callable[[str], bytes | None], host: str = "127.0.0.1",
                  port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None,
-                 network: dict[str, Any] | None = None, transfer_view: TransferView | None = None):
+                 network: dict[str, Any] | None = None, transfer_view: TransferView | None = None,
+                 connection_timeout_s: float = CONNECTION_TIMEOUT_S):
         """``pages``: static ``{url_path: (content_type, body)}`` (the web page); ``network``: the
         JSON-able camera graph served at ``/api/network`` (see :func:`.web.network_view`);
         ``transfer_view``: the transfer times in use now, added to each pair of that graph.
@@ -163,7 +188,7 @@ class HttpApi:
         safe to call while the daemon's loop runs (store reads are; the window needs a lock)."""
         try:
             self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network,
-                                                                          transfer_view))
+                                                                          transfer_view, connection_timeout_s))
         except OSError as exc:        # port in use, host that does not resolve or is not this machine's
             raise ConfigError(f"endpoints.http_host/http_port {host}:{port}: {exc.strerror or exc}") from exc
         self.server.daemon_threads = True
