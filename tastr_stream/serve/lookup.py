@@ -32,6 +32,7 @@ import numpy as np
 from ..errors import TastrError
 from ..store import IdentityLinkRow, Store
 from ..store.rows import Sighting
+from .upload import UploadRejected, check_upload
 
 log = logging.getLogger(__name__)
 MAX_K = 100
@@ -173,6 +174,10 @@ class LookupService:
     def _op_image(self, body: dict, thumbs: bool) -> dict[str, Any]:
         jpeg = _field(body, "jpeg", bytes)
         k = _k(body, 5)
+        try:
+            check_upload(jpeg)              # from the header: nothing huge is ever decoded
+        except UploadRejected as e:
+            raise BadRequest(str(e)) from None
         if self.embed_image is None:
             raise BadRequest("image search is not available on this associator (no model loaded)")
         query, version = self.embed_image(jpeg)
