@@ -165,7 +165,7 @@ def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: Ass
     try:
         core.receive(item.record)
     except RejectedTracklet as e:
-        metrics.messages_rejected.labels(reason="rejected").inc()
+        metrics.messages_rejected.labels(reason=e.reason).inc()
         log.warning("tracklet rejected", extra={"kv": {"error": e}})
         receiver.ack(item, ok=False, reason=str(e))
         return

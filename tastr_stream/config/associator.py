@@ -105,6 +105,9 @@ class Window(Section):
     # Cameras are live: after this long without any tracklet the event clock follows the wall clock,
     # so links still waiting for their context become decided (and final) on a quiet network.
     clock_follows_wall_after_s: float = Field(default=10.0, gt=0, le=86_400)
+    # A tracklet ending further than this after the newest one is refused (a camera's clock is off):
+    # taken, it would move the event clock and make every later tracklet "late".
+    max_future_s: float = Field(default=3600.0, gt=0, le=365 * 86_400)
 
 
 class Retention(Section):

@@ -36,7 +36,12 @@ KV_TRANSFER = "transfer_samples"
 
 
 class RejectedTracklet(TastrError):
-    """A well-formed tracklet the associator will not take (unknown camera, no embedding...)."""
+    """A well-formed tracklet the associator will not take (unknown camera, no embedding...).
+    ``reason`` is the short label it is counted under in metrics."""
+
+    def __init__(self, message: str, reason: str = "rejected"):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -145,11 +150,7 @@ class AssociatorCore:
     # ------------------------------------------------------------------ intake
     def receive(self, tracklet: Tracklet) -> bool:
         """Store and associate one tracklet. False when it was a duplicate delivery."""
-        if tracklet.camera_id not in self.cameras:
-            raise RejectedTracklet(f"tracklet {tracklet.tracklet_id}: unknown camera {tracklet.camera_id!r}; "
-                                   f"the network has {sorted(self.cameras)}")
-        if tracklet.embedding is None and not tracklet.crops_jpeg:
-            raise RejectedTracklet(f"tracklet {tracklet.tracklet_id}: neither an embedding nor crops")
+        self._validate(tracklet)
         t0 = time.perf_counter()
         if not self.store.put_tracklet(tracklet):
             return False
@@ -181,6 +182,24 @@ class AssociatorCore:
         wall = time.monotonic() if wall_now_s is None else wall_now_s
         idle = wall - self._newest_at_wall_s - self.config.associator.window.clock_follows_wall_after_s
         return self.newest_event_s + max(0.0, idle)
+
+    def _validate(self, t: Tracklet) -> None:
+        """Refuse, before anything is stored or any clock moves, what would break association:
+        a stored tracklet that cannot be associated used to stop the daemon at every restart."""
+        if t.camera_id not in self.cameras:
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: unknown camera {t.camera_id!r}; "
+                                   f"the network has {sorted(self.cameras)}", "unknown_camera")
+        if t.embedding is None and not t.crops_jpeg:
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: neither an embedding nor crops", "empty")
+        want = self.config.ingest.embed.emb_dim
+        if t.embedding is not None and np.asarray(t.embedding).shape != (want,):
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: embedding of shape {np.asarray(t.embedding).shape}, "
+                                   f"this network's models make ({want},) (ingest.embed.emb_dim)", "embedding_dim")
+        ahead = self.config.associator.window.max_future_s
+        if np.isfinite(self.newest_event_s) and t.t_end_s > self.newest_event_s + ahead:
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: ends at {t.t_end_s:.3f} s, more than {ahead:.0f} s "
+                                   f"after the newest tracklet ({self.newest_event_s:.3f} s): check that camera's "
+                                   f"clock (associator.window.max_future_s)", "clock")
 
     def finalize(self, wall_now_s: float | None = None, now_event_s: float | None = None) -> int:
         """Decide the links users see and mark final what can no longer change (event time);

@@ -112,3 +112,27 @@ def test_other_model_version_is_reembedded_not_compared(tmp_path, world):
         core.receive(dataclasses.replace(as_tracklet(world[1]), model_version=5))
         assert calls == [1]
         assert all(m.model_version == 0 for m in core.assoc.tracklets())
+
+
+def test_bad_tracklets_are_refused_before_anything_is_stored(tmp_path, world):
+    """Guards against issue 13: a tracklet with another embedding dimension, or stamped far in the
+    future, was stored, then broke association, and every restart re-read it and died again."""
+    import dataclasses
+
+    cfg = app_config(tmp_path)
+    with Store.open(tmp_path / "store") as store:
+        core = AssociatorCore(cfg, store)
+        core.receive(as_tracklet(world[0]))
+        wrong_dim = dataclasses.replace(as_tracklet(world[1]), embedding=np.ones(32, np.float32))
+        with pytest.raises(RejectedTracklet, match=r"\(16,\)") as err:
+            core.receive(wrong_dim)
+        assert err.value.reason == "embedding_dim"
+        future = dataclasses.replace(as_tracklet(world[2]), t_start_s=1e9, t_end_s=1e9 + 5,
+                                     frame_times_s=np.array([1e9, 1e9 + 5]))
+        with pytest.raises(RejectedTracklet, match="clock") as err:
+            core.receive(future)
+        assert err.value.reason == "clock"
+        assert store.get_tracklet(wrong_dim.tracklet_id) is None and store.get_tracklet(future.tracklet_id) is None
+        assert core.receive(as_tracklet(world[3])) is True          # and the next good one is associated
+    with Store.open(tmp_path / "store") as store:
+        assert AssociatorCore(cfg, store).restore() == 2           # a restart sees only the good ones

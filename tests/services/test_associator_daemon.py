@@ -148,6 +148,15 @@ def test_stream_kill_restart_lookup_and_quality(setup):
         while len(acks) < 2 and raw.poll(5000):
             acks.append(raw.recv_multipart())
         assert {a[0] for a in acks} == {b"junk-1", b"junk-2"} and all(a[1].startswith(b"rejected") for a in acks)
+        # A well-formed tracklet from a box with another emb_dim is refused before it is stored
+        # (it used to be stored, break association and stop the daemon at every restart).
+        import dataclasses
+        odd = dataclasses.replace(as_tracklet(world[0]), tracklet_id="cam1:odd:1", embedding=np.ones(32, np.float32))
+        raw.send_multipart([b"odd-dim", encode(odd)])
+        assert raw.poll(5000)
+        ack = raw.recv_multipart()
+        assert ack[0] == b"odd-dim" and ack[1].startswith(b"rejected") and b"emb_dim" in ack[1], ack
+        assert client.call({"op": "stats"})["tracklets"] == len(world)
         raw.close()
         assert client.call({"op": "stats"})["ok"], "daemon must survive malformed input"
 
