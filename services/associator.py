@@ -34,6 +34,7 @@ def register(sub) -> None:
     p = sub.add_parser("associator", help="run the central associator (store, association, lookup API)")
     p.add_argument("--config", required=True, help="TOML config file")
     p.add_argument("--store-dir", help="override associator.store_dir")
+    p.add_argument("--metrics-host", help="override the config's metrics_host (e.g. 0.0.0.0 in a container)")
     p.add_argument("--metrics-port", type=int, help="override associator.metrics_port (0 = random)")
     p.add_argument("--http-port", type=int, help="override endpoints.http_port (0 = random)")
     p.add_argument("--ready-file", help="write the bound ports here as JSON once serving (for supervisors/tests)")
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     store = Store.open(args.store_dir or acfg.store_dir, acfg.retention)
     registry = CollectorRegistry()
     metrics = AssociatorMetrics(registry)
-    server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port)
+    server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port,
+                           args.metrics_host or acfg.metrics_host)
     embed = cfg.ingest.embed
     embedder = CropEmbedder(embed.backbone, embed.emb_dim, embed.weights_path, device=embed.device)
     # Before any training round the window holds the extractors' starting model: version 0, or

@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--epoch", type=float, help="replay a file against this shared unix epoch (seconds)")
     p.add_argument("--speed", type=float, help="replay speed factor (overrides ingest.decode.replay_speed)")
     p.add_argument("--world", help="synthetic world dir (needed by the oracle detector)")
+    p.add_argument("--metrics-host", help="override the config's metrics_host (e.g. 0.0.0.0 in a container)")
     p.add_argument("--metrics-port", type=int, help="Prometheus port (default from config; 0 = random)")
     p.add_argument("--spool-dir", help="override ingest.spool.dir (a per-camera subfolder is used)")
     p.add_argument("--drain-timeout", type=float, default=30.0,
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     index = cfg.network.camera_ids.index(args.camera)
     port = args.metrics_port if args.metrics_port is not None else (
         icfg.metrics_port_base + index if icfg.metrics_port_base else 0)
-    server = serve_metrics(registry, port)
+    server = serve_metrics(registry, port,
+                           args.metrics_host or icfg.metrics_host)
 
     detector = make_detector(icfg.detect, world=world, camera_id=args.camera, intra_op_threads=1)
     model, version = initial_model(icfg.embed.backbone, icfg.embed.emb_dim, icfg.embed.weights_path)

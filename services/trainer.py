@@ -40,6 +40,7 @@ def register(sub) -> None:
     p.add_argument("--config", required=True, help="TOML config file")
     p.add_argument("--store-dir", help="override associator.store_dir (the store is opened read-only)")
     p.add_argument("--checkpoint-dir", help="override trainer.checkpoint_dir")
+    p.add_argument("--metrics-host", help="override the config's metrics_host (e.g. 0.0.0.0 in a container)")
     p.add_argument("--metrics-port", type=int, help="override trainer.metrics_port (0 = random)")
     p.add_argument("--ready-file", help="write the bound endpoints as JSON once serving (for supervisors/tests)")
     p.set_defaults(func=run)
@@ -126,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
                           f"every checkpoint the trainer writes")
     registry = CollectorRegistry()
     metrics = TrainerMetrics(registry)
-    server = serve_metrics(registry, cfg.trainer.metrics_port if args.metrics_port is None else args.metrics_port)
+    server = serve_metrics(registry, cfg.trainer.metrics_port if args.metrics_port is None else args.metrics_port,
+                           args.metrics_host or cfg.trainer.metrics_host)
     trainer = LiveTrainer(cfg, args.store_dir or cfg.associator.store_dir,
                           args.checkpoint_dir or cfg.trainer.checkpoint_dir, metrics)
     metrics.model_version.set(trainer.serving.version)

@@ -121,6 +121,8 @@ class AssociatorConfig(Section):
     window: Window = Window()
     retention: Retention = Retention()
     metrics_port: int = Field(default=9610, ge=0, le=65535)
+    # Loopback by default; "0.0.0.0" (or this box's address) lets a Prometheus elsewhere scrape it.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     # Train-round trigger policy: new accepted pairs since last round, or a period.
     train_after_new_pairs: int = Field(default=200, ge=1)
     train_period_s: float = Field(default=3600.0, gt=0)

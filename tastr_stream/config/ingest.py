@@ -82,3 +82,5 @@ class IngestConfig(Section):
     spool: SpoolConfig = SpoolConfig()
     metrics_port_base: int = Field(default=9620, ge=0, le=65535,
                                    description="camera i (0-based) exposes metrics on base + i; 0 = random")
+    # Loopback by default; "0.0.0.0" (or this box's address) lets a Prometheus elsewhere scrape it.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, max_length=253)

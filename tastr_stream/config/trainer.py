@@ -30,3 +30,5 @@ class TrainerConfig(Section):
     checkpoint_dir: str = "runs/checkpoints"
     seed: int = 0
     metrics_port: int = Field(default=9611, ge=0, le=65535)
+    # Loopback by default; "0.0.0.0" (or this box's address) lets a Prometheus elsewhere scrape it.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, max_length=253)

@@ -20,7 +20,8 @@ def run_associator(tmp_path, **overrides) -> subprocess.CompletedProcess:
     cfg = write_toml(tmp_path / "assoc.toml", {
         "network": {"cameras": [{"id": "cam1"}, {"id": "cam2"}], "paths": [{"a": "cam1", "b": "cam2", "transfer_s": 30.0}]},
         "endpoints": eps,
-        "associator": {"store_dir": str(tmp_path / "store"), "metrics_port": overrides.pop("metrics_port", 0)},
+        "associator": {"store_dir": str(tmp_path / "store"), "metrics_port": overrides.pop("metrics_port", 0),
+                       "metrics_host": overrides.pop("metrics_host", "127.0.0.1")},
         "ingest": {"embed": {"backbone": "tiny", "emb_dim": 16}},
         "trainer": {"backbone": "tiny", "emb_dim": 16},
     })
@@ -60,3 +61,10 @@ def test_zmq_endpoint_in_use_and_malformed(tmp_path, busy_port):
     assert f"cannot bind 'tcp://127.0.0.1:{busy_port}'" in line
     line = one_line_error(run_associator(tmp_path, endpoints={"lookup": "tcp://127.0.0.1:notaport"}))
     assert "lookup" in line and "notaport" in line
+
+
+def test_metrics_host_setting_is_used(tmp_path, busy_port):
+    """Metrics bound 127.0.0.1 whatever the setting, so a Prometheus in another container never
+    reached them; an address that is not this machine's is now a one-line error naming it."""
+    line = one_line_error(run_associator(tmp_path, metrics_host="192.0.2.1"))     # TEST-NET: not ours
+    assert line.startswith("tastr-stream associator: error: metrics port") and "192.0.2.1" in line
