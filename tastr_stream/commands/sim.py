@@ -22,11 +22,11 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return w, h
 
 
-def parse_range(text: str) -> tuple[float, float]:
+def parse_range(text: str, what: str = "path range", unit: str = "metres") -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
-        raise ConfigError(f"path range {text!r} must look like MIN,MAX in metres, e.g. 40,250") from None
+        raise ConfigError(f"{what} {text!r} must look like MIN,MAX in {unit}, e.g. 40,250") from None
     return lo, hi
 
 
@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--path-range", default="40,250", help="walking path lengths MIN,MAX in metres")
+    # Realism about time (off by default; see configs/world_quality.toml for a realistic set).
+    p.add_argument("--speed-std", type=float, default=None, help="walking speed spread, m/s (default 0.08)")
+    p.add_argument("--speed-range", default=None, help="walking speeds MIN,MAX in m/s (default 1.2,1.5)")
+    p.add_argument("--detour-prob", type=float, default=None, help="share of hops with a stop or detour")
+    p.add_argument("--detour-mean", type=float, default=None, help="mean extra time of a detour, seconds")
+    p.add_argument("--path-error", type=float, default=None,
+                   help="configured path lengths off by up to this share (0.3 = 30 %%) on some pairs")
+    p.add_argument("--path-error-fraction", type=float, default=None, help="share of camera pairs with that error")
     p.add_argument("--workers", type=int, default=None, help="render processes (default: one per core)")
     p.add_argument("--no-video", action="store_true", help="ground truth only (fast)")
     p.add_argument("--force", action="store_true", help="re-render even if OUT holds this world")
@@ -52,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     settings = dict(cameras=args.cameras, people=args.people, distractors=args.distractors, minutes=args.minutes,
                     resolution=parse_resolution(args.resolution), seed=args.seed, fps=args.fps,
                     path_range_m=parse_range(args.path_range))
+    realism = {"speed_std_mps": args.speed_std, "detour_prob": args.detour_prob, "detour_mean_s": args.detour_mean,
+               "path_error": args.path_error, "path_error_fraction": args.path_error_fraction,
+               "speed_range_mps": None if args.speed_range is None else parse_range(args.speed_range, "speed range", "m/s")}
+    settings.update({k: v for k, v in realism.items() if v is not None})
     spec = WorldSpec(**settings).validated()
     out = Path(args.out)
     meta = _finished_world(out)

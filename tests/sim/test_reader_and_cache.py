@@ -90,6 +90,8 @@ def _cli(capsys, *args: str) -> tuple[int, str]:
     (["--cameras", "1"], "at least 2 cameras"),
     (["--resolution", "641x360"], "even"),
     (["--path-range", "40"], "MIN,MAX"),
+    (["--speed-range", "fast"], "speed range"),
+    (["--detour-prob", "1.5"], "detour_prob"),
 ])
 def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):
     rc, err = _cli(capsys, "--out", str(tmp_path / "w"), *args)
@@ -108,3 +110,17 @@ def test_cli_renders_then_reuses(tmp_path, capsys):
     assert rc == 0 and "reusing" in err, err
     rc, err = _cli(capsys, *args, "--seed", "5")
     assert rc == 2 and "--force" in err, err
+
+
+def test_cli_realism_flags_reach_the_world(tmp_path, capsys):
+    """The realism fields of configs/world_quality.toml, from the command line."""
+    import json
+
+    args = ["--out", str(tmp_path / "w"), "--cameras", "3", "--people", "4", "--minutes", "0.2", "--no-video",
+            "--resolution", "160x90", "--path-range", "12,30", "--workers", "1", "--speed-std", "0.2",
+            "--speed-range", "0.8,1.9", "--detour-prob", "0.5", "--path-error", "0.3", "--path-error-fraction", "1"]
+    rc, err = _cli(capsys, *args)
+    assert rc == 0, err
+    spec = json.loads((tmp_path / "w" / "world.json").read_text())["args"]
+    assert spec["speed_std_mps"] == 0.2 and spec["speed_range_mps"] == [0.8, 1.9] and spec["detour_prob"] == 0.5
+    assert spec["path_error"] == 0.3 and (tmp_path / "w" / "network_true.toml").is_file()
