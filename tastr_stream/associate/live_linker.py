@@ -42,6 +42,7 @@ class LinkUpdate:
     retracted: tuple[TrustedLink, ...] = ()
     finalized: tuple[TrustedLink, ...] = ()
     identity_changes: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    learned: int = 0                             # links the transfer model and zones learned from
 
 
 class LiveLinker:
@@ -88,9 +89,6 @@ class LiveLinker:
         """Other cameras' visits ranked for ``tracklet_id`` (``candidates.rank_candidates``)."""
         return rank_candidates(tracklet_id, self.visits_around(tracklet_id), self.transfer, self.negatives(),
                                self.identities(), k, self.zones)
-
-    def links_of(self, tracklet_id: str) -> list[TrustedLink]:
-        return [l for l in self._shown.values() if tracklet_id in (l.tracklet_a, l.tracklet_b)]
 
     # ------------------------------------------------------------------ window
     def add(self, meta: TrackletMeta) -> None:
@@ -194,12 +192,14 @@ class LiveLinker:
                 self.shown_total += 1
             else:
                 self.waiting += 1
+        learned = 0
         for key, link in decided_by_key.items():
             ready_s = self._ready_s(link) if link.kind == "cross" else np.inf
             if key in self._learned or now_event_s < ready_s or ready_s <= self._learned_until_s:
                 continue
             self._learned.add(key)
             if link.confidence >= self.cfg.learn_confidence:
+                learned += 1
                 self.transfer.observe(link.camera_a, link.camera_b, link.dt_s)
                 self.zones.observe(link.camera_a, link.exit_side, link.camera_b, link.enter_side)
         for key, link in self._shown.items():
@@ -210,4 +210,4 @@ class LiveLinker:
         self.retracted_total += len(retracted)
         changes = self._book.apply(added_edges=[l.key for l in shown if l.key in self._shown],
                                    removed_edges=[l.key for l in retracted])
-        return LinkUpdate(tuple(shown), tuple(retracted), tuple(finalized), changes)
+        return LinkUpdate(tuple(shown), tuple(retracted), tuple(finalized), changes, learned)

@@ -33,6 +33,7 @@ from .identity_ids import IdentityIds
 
 log = logging.getLogger(__name__)
 KV_TRANSFER = "transfer_samples"
+KV_ZONES = "zone_counts"
 
 
 class RejectedTracklet(TastrError):
@@ -125,6 +126,7 @@ class AssociatorCore:
         self.model_version = stored if stored is not None and stored >= 0 else self.initial_version
         self.ids = IdentityIds(loaded.next_identity_id)
         self.transfer.load_json(self.store.kv_get(KV_TRANSFER, {}))
+        self.linker.zones.load_json(self.store.kv_get(KV_ZONES, {}))
         for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
             if t.embedding is None or t.model_version != self.model_version:
                 t = self._reembedded(t)
@@ -231,8 +233,9 @@ class AssociatorCore:
             self._write_identities(t for t, (_, new) in update.identity_changes.items() if new is not None)
         if final:
             self.store.mark_final({t for l in update.finalized for t in l.key})
-        if update.finalized and any(l.kind == "cross" for l in update.finalized):
+        if update.learned:                   # what the site taught survives a restart
             self.store.kv_set(KV_TRANSFER, self.transfer.to_json())
+            self.store.kv_set(KV_ZONES, self.linker.zones.to_json())
         if self.metrics:
             for event, n in (("shown", len(update.shown)), ("retracted", len(update.retracted)),
                              ("final", len(update.finalized))):

@@ -14,7 +14,7 @@ from ..associate.transfer import TransferModel
 from ..associate.trusted import TrustedLink
 from ..config import AppConfig
 from ..store import Store
-from .associator import KV_TRANSFER, meta_of
+from .associator import KV_TRANSFER, KV_ZONES, meta_of
 
 
 class StoreInspector:
@@ -30,6 +30,7 @@ class StoreInspector:
                                  acfg.association.trust.learned_prior)
         transfer.load_json(store.kv_get(KV_TRANSFER, {}))
         self.linker = LiveLinker(transfer, acfg.association.trust)
+        self.linker.zones.load_json(store.kv_get(KV_ZONES, {}))
         for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
             if t.embedding is not None and t.camera_id in config.network.camera_ids:
                 self.linker.add(meta_of(t, loaded.model_version))

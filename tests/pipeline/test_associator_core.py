@@ -81,6 +81,9 @@ def test_restart_restores_window_links_and_identity_ids(tmp_path, world):
         assert core2.restore() == len(world)
         assert {p.key for p in core2.assoc.links()} == before_links
         assert core2.identities() == before_ids, "identity ids must survive a restart"
+        # What the site taught (transfer times, sides of the pictures) survives it too.
+        assert core2.transfer.to_json() == core.transfer.to_json() and core.transfer.to_json()
+        assert core2.linker.zones.to_json() == core.linker.zones.to_json()
     # The gauges describe the restored window before any new tracklet arrives.
     assert registry.get_sample_value("tastr_assoc_identities") == len(set(before_ids.values()))
 
