@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Section
 
@@ -111,8 +111,21 @@ class Window(Section):
 
 
 class Retention(Section):
-    max_age_s: float = Field(default=7 * 86_400, gt=0)
+    """How long the store keeps what it holds of people (``store.retention``), in event time."""
+
+    max_age_s: float = Field(default=7 * 86_400, gt=0)           # tracklets: crops, embeddings, links
     max_bytes: int = Field(default=20 * 1024**3, gt=1024**2)
+    # Summaries of evicted tracklets (camera, times, the 64 px thumbnail) and their identity rows:
+    # what lets a lookup still list old sightings. Gone too once this old (at least max_age_s).
+    summary_max_age_s: float = Field(default=30 * 86_400, gt=0)
+
+    @model_validator(mode="after")
+    def _summaries_outlive_tracklets(self) -> "Retention":
+        if self.summary_max_age_s < self.max_age_s:
+            raise ValueError(f"summary_max_age_s={self.summary_max_age_s:g} is shorter than max_age_s="
+                             f"{self.max_age_s:g}: a summary is what remains of an evicted tracklet, so it "
+                             f"cannot expire first")
+        return self
 
 
 class AssociatorConfig(Section):

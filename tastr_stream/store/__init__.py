@@ -6,13 +6,14 @@ argument, ``crops.py`` the file ordering); retention by age and size never break
 identity's history (``retention.py``).
 """
 
+from .forget import ForgetReport
 from .identity_links import IdentityLinkRow
-from .rows import EmbeddingSet, LinkRow, LoadedWindow, RetentionReport, Sighting, StoreStats
+from .rows import EmbeddingSet, LinkRow, LoadedWindow, RetentionReport, Sighting, StoredContent, StoreStats
 from .schema import SCHEMA_VERSION
 from .reads import KV_MODEL_VERSION
 from .store import Store
 
 __all__ = [
-    "KV_MODEL_VERSION", "SCHEMA_VERSION", "EmbeddingSet", "IdentityLinkRow", "LinkRow", "LoadedWindow", "RetentionReport",
-    "Sighting", "Store", "StoreStats",
+    "KV_MODEL_VERSION", "SCHEMA_VERSION", "EmbeddingSet", "ForgetReport", "IdentityLinkRow", "LinkRow", "LoadedWindow", "RetentionReport",
+    "Sighting", "Store", "StoredContent", "StoreStats",
 ]

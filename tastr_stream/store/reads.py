@@ -14,14 +14,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import StoreError, TastrError
 from ..wire.records import Tracklet
 from . import identity_links as il
 from . import queries as q
 from .identity_links import IdentityLinkRow
 from .crops import CropFiles
-from .rows import EmbeddingSet, LinkRow, LoadedWindow, Sighting, StoreStats
+from .rows import EmbeddingSet, LinkRow, LoadedWindow, Sighting, StoredContent, StoreStats
 from .schema import connect
+from .writes import KV_IDENTITY_FLOOR
 
 KV_MODEL_VERSION = "model_version"
 
@@ -150,11 +151,33 @@ class StoreReads:
         with self._read() as conn:
             return q.kv_get(conn, key, default)
 
+    def stored_content(self, tracklet_id: str) -> StoredContent | None:
+        """What the store has of one tracklet id (live, evicted or forgotten), None if never held."""
+        with self._read() as conn:
+            for where, sql in (
+                    ("live", "SELECT content_sha256, camera_id, local_track_id, t_start_s, t_end_s FROM tracklets "
+                             "WHERE id=?"),
+                    ("evicted", "SELECT content_sha256, camera_id, local_track_id, t_start_s, t_end_s FROM evicted "
+                                "WHERE tracklet_id=?"),
+                    ("forgotten", "SELECT NULL, NULL, NULL, NULL, NULL FROM forgotten WHERE tracklet_id=?")):
+                r = conn.execute(sql, (tracklet_id,)).fetchone()
+                if r is not None:
+                    return StoredContent(where, r[0], r[1], None if r[2] is None else int(r[2]), r[3], r[4])
+        return None
+
+    def quarantined(self) -> dict[str, str]:
+        """Stored tracklets restore could not use: id -> reason."""
+        with self._read() as conn:
+            return dict(conn.execute("SELECT tracklet_id, reason FROM quarantined ORDER BY tracklet_id").fetchall())
+
     def load_window(self, t_from_s: float, model_version: int | None = None) -> LoadedWindow:
-        """Everything the associator rebuilds its window from, read in one snapshot."""
+        """Everything the associator rebuilds its window from, read in one snapshot. Quarantined
+        rows are left out; a row that does not decode is reported in ``unreadable``, not raised."""
         with self._read() as conn:
             version = self._current_version(conn) if model_version is None else model_version
-            rows = q.tracklet_rows_between(conn, t_from_s, float("inf"), None, version)
+            held = {r[0] for r in conn.execute("SELECT tracklet_id FROM quarantined")}
+            rows = [r for r in q.tracklet_rows_between(conn, t_from_s, float("inf"), None, version)
+                    if r[0][0] not in held]
             ids = [r[0][0] for r in rows]
             links = q.links(conn, ("provisional", "final"), ids)
             idents: dict[str, int] = {}
@@ -169,9 +192,16 @@ class StoreReads:
                         final.add(tid)
             top = conn.execute("SELECT max(m) FROM (SELECT max(identity_id) AS m FROM identities UNION ALL "
                                "SELECT max(new_identity_id) FROM identity_history)").fetchone()[0]
-        return LoadedWindow(t_from_s=t_from_s, model_version=version,
-                            tracklets=[q.row_to_tracklet(r, (), e) for r, e in rows], links=links,
-                            identities=idents, final_ids=final, next_identity_id=0 if top is None else int(top) + 1)
+            floor = int(q.kv_get(conn, KV_IDENTITY_FLOOR, 0))
+        tracklets, unreadable = [], []
+        for r, e in rows:
+            try:
+                tracklets.append(q.row_to_tracklet(r, (), e))
+            except (TastrError, ValueError) as exc:       # a torn blob, a row the record refuses
+                unreadable.append((r[0], f"row does not decode: {exc}"))
+        return LoadedWindow(t_from_s=t_from_s, model_version=version, tracklets=tracklets, links=links,
+                            identities=idents, final_ids=final,
+                            next_identity_id=max(floor, 0 if top is None else int(top) + 1), unreadable=unreadable)
 
     def stats(self) -> StoreStats:
         with self._read() as conn:

@@ -6,7 +6,10 @@ thumbnail) moves to the ``evicted`` table, so ``sightings(identity)`` still list
 ``evicted``. What goes: crops, frame times and boxes, embeddings, and links touching it (links
 only feed association and training, both of which need the crops or embeddings). A summary
 costs ~2 KB against ~0.5 MB for a tracklet with 60 crops, so even a long history stays cheap;
-summaries are never evicted.
+but it holds a picture of a person, so it has a retention limit too: once ``now_s - t_end_s >
+summary_max_age_s`` (30 days by default, never shorter than ``max_age_s``) the summary goes,
+with the tracklet's identity row and history (the identity id stays taken: see
+``writes.raise_identity_floor``).
 
 Age is event time: a tracklet is too old when ``now_s - t_end_s > max_age_s``, with ``now_s``
 given by the caller (the associator's event clock, so a replay of recorded video ages the
@@ -29,6 +32,7 @@ from ..config.associator import Retention
 from .crops import CropFiles
 from .queries import chunks
 from .rows import RetentionReport
+from .writes import raise_identity_floor
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +62,23 @@ def _evict_rows(conn: sqlite3.Connection, ids: list[str], now_s: float) -> None:
         marks = ",".join("?" * len(part))
         conn.execute(
             "INSERT OR REPLACE INTO evicted (tracklet_id, camera_id, local_track_id, t_start_s, t_end_s, "
-            f"thumb_jpeg, evicted_at_s) SELECT id, camera_id, local_track_id, t_start_s, t_end_s, thumb_jpeg, ? "
-            f"FROM tracklets WHERE id IN ({marks})", [now_s, *part])
+            "thumb_jpeg, evicted_at_s, content_sha256) SELECT id, camera_id, local_track_id, t_start_s, t_end_s, "
+            f"thumb_jpeg, ?, content_sha256 FROM tracklets WHERE id IN ({marks})", [now_s, *part])
         # Embeddings and links go with the row (ON DELETE CASCADE); identities stay.
         conn.execute(f"DELETE FROM tracklets WHERE id IN ({marks})", part)
+
+
+def _expire_summaries(conn: sqlite3.Connection, cutoff_s: float) -> int:
+    """Delete summaries (and the identity rows of their tracklets) that ended before ``cutoff_s``."""
+    ids = [r[0] for r in conn.execute("SELECT tracklet_id FROM evicted WHERE t_end_s < ?", (cutoff_s,))]
+    if not ids:
+        return 0
+    raise_identity_floor(conn, ids)
+    for part in chunks(ids):
+        marks = ",".join("?" * len(part))
+        for table in ("evicted", "identities", "identity_history"):
+            conn.execute(f"DELETE FROM {table} WHERE tracklet_id IN ({marks})", part)
+    return len(ids)
 
 
 def enforce(conn: sqlite3.Connection, retention: Retention, now_s: float,
@@ -94,20 +111,22 @@ def enforce(conn: sqlite3.Connection, retention: Retention, now_s: float,
             freed += got
         victims = by_age + by_size
         _evict_rows(conn, [r[0] for r in victims], now_s)
+        expired = _expire_summaries(conn, now_s - retention.summary_max_age_s)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    if victims:
+    if victims or expired:
         conn.execute("PRAGMA incremental_vacuum").fetchall()
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     after = stored_bytes(conn)
     report = RetentionReport(evicted_by_age=len(by_age), evicted_by_size=len(by_size), freed_bytes=int(freed),
-                             bytes_after=after, over_budget=after > retention.max_bytes)
-    if victims or report.over_budget:
+                             bytes_after=after, over_budget=after > retention.max_bytes,
+                             summaries_expired=expired)
+    if victims or expired or report.over_budget:
         log.info("retention pass", extra={"kv": {
-            "by_age": report.evicted_by_age, "by_size": report.evicted_by_size,
+            "by_age": report.evicted_by_age, "by_size": report.evicted_by_size, "summaries_expired": expired,
             "bytes_after": after, "max_bytes": retention.max_bytes, "over_budget": report.over_budget}})
     return report, [r[3] for r in victims if r[3] is not None]
 

@@ -101,6 +101,20 @@ class LoadedWindow:
     identities: dict[str, int]
     final_ids: set[str] = field(default_factory=set)
     next_identity_id: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)   # (tracklet id, why) rows that do not decode
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """What the store knows of a tracklet id it has held: ``where`` is live, evicted or forgotten;
+    ``digest`` the content digest (None for rows stored before schema v3, and for forgotten ids)."""
+
+    where: str
+    digest: str | None
+    camera_id: str | None = None
+    local_track_id: int | None = None
+    t_start_s: float | None = None
+    t_end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,3 +140,4 @@ class RetentionReport:
     freed_bytes: int
     bytes_after: int
     over_budget: bool           # still above max_bytes (protected tracklets kept)
+    summaries_expired: int = 0  # summaries of evicted tracklets past summary_max_age_s, deleted

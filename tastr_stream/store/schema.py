@@ -121,7 +121,25 @@ _V2 = (
     "CREATE INDEX identity_links_b ON identity_links(b)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Privacy and robustness (issue 13): a digest of what each tracklet observed, so a second delivery
+# under the same id is told apart from a resend; ids of forgotten tracklets (only the id: a
+# resend from an edge box's spool must not store the person again); stored rows restore could
+# not use (kept for inspection, left out of the window, evicted like any row).
+_V3 = (
+    "ALTER TABLE tracklets ADD COLUMN content_sha256 TEXT",   # NULL for rows stored before v3
+    "ALTER TABLE evicted ADD COLUMN content_sha256 TEXT",
+    """CREATE TABLE forgotten (
+        tracklet_id TEXT PRIMARY KEY,
+        forgotten_at_s REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE quarantined (
+        tracklet_id TEXT PRIMARY KEY REFERENCES tracklets(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL,
+        quarantined_at_s REAL NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

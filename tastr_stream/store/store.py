@@ -26,9 +26,11 @@ import numpy as np
 from ..config.associator import Retention
 from ..errors import StoreError
 from ..wire.records import Tracklet
+from . import forget as fg
 from . import retention as ret
 from . import identity_links as il
 from . import writes as w
+from .forget import ForgetReport
 from .identity_links import IdentityLinkRow
 from .blobs import make_thumbnail
 from .crops import CropFiles
@@ -241,6 +243,50 @@ class Store(StoreReads):
     def kv_set(self, key: str, value: Any) -> None:
         with self._write() as conn:
             w.kv_set(conn, key, value)
+
+    def forget(self, identity_id: int, extra_ids: Iterable[str] = ()) -> ForgetReport:
+        """Remove identity ``identity_id`` everywhere the store keeps it (see ``forget.py``), and
+        the tracklets ``extra_ids`` with it; returns what was removed, per kind (all zero when the
+        store never held that identity). Durable when it returns."""
+        if self._writer is None or self._closed:
+            raise StoreError(f"store {self.store_dir} is closed or read-only; cannot forget")
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("PRAGMA secure_delete=ON")        # deleted rows are overwritten, not just unlinked
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                report, packs = fg.forget(conn, int(identity_id), list(extra_ids), time.time())
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"store {self.store_dir}: forget identity {identity_id} failed: {exc}") from exc
+                raise
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+            if report.found:
+                conn.execute("PRAGMA incremental_vacuum").fetchall()
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if busy:
+                    log.warning("forget: a reader held the WAL; old pages are overwritten at the next checkpoint",
+                                extra={"kv": {"identity": identity_id}})
+        removed = sum(self.crop_files.remove(p) for p in packs)
+        if removed < len(packs):
+            log.warning("forget: some crop packs could not be deleted now; the next open sweeps them",
+                        extra={"kv": {"identity": identity_id, "packs": len(packs), "deleted": removed}})
+        return report
+
+    def quarantine(self, reasons: Mapping[str, str]) -> int:
+        """Mark stored tracklets restore cannot use (id -> reason): kept for inspection, left out of
+        every later window, evicted like any row. Returns how many were newly marked."""
+        now_s = time.time()
+        with self._write() as conn:
+            n = 0
+            for tid, reason in reasons.items():
+                n += conn.execute("INSERT OR IGNORE INTO quarantined (tracklet_id, reason, quarantined_at_s) "
+                                  "SELECT id, ?, ? FROM tracklets WHERE id=?", (str(reason)[:500], now_s, tid)).rowcount
+            return n
 
     def enforce_retention(self, now_s: float, *, keep_from_s: float | None = None) -> RetentionReport:
         """Evict by age and size (see retention.py); ``keep_from_s`` protects the live window."""

@@ -4,8 +4,10 @@ StoreError naming the id, which rolls the whole transaction back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,16 +20,36 @@ from .queries import chunks
 from .rows import IDENTITY_STATUSES, LinkRow
 
 
+def content_digest(t: Tracklet) -> str:
+    """sha256 of what a tracklet observed: camera, local track, times, boxes and crops.
+
+    The embedding and its model version are left out: they are derived, and an edge box that
+    re-embeds a spooled tracklet after a model swap resends the same observation. Two deliveries
+    under one id with different digests are two different tracklets (a reused id), not a resend.
+    """
+    h = hashlib.sha256()
+    h.update(t.camera_id.encode())
+    h.update(struct.pack("<qdd", int(t.local_track_id), float(t.t_start_s), float(t.t_end_s)))
+    for blob in (f64_to_blob(t.frame_times_s), boxes_to_blob(t.boxes_xyxy), f64_to_blob(t.crop_times_s)):
+        h.update(struct.pack("<Q", len(blob)))
+        h.update(blob)
+    h.update(struct.pack("<Q", len(t.crops_jpeg)))
+    for crop in t.crops_jpeg:
+        h.update(struct.pack("<Q", len(crop)))
+        h.update(crop)
+    return h.hexdigest()
+
+
 def insert_tracklet(conn: sqlite3.Connection, t: Tracklet, crop_path: str | None, crop_bytes: int,
                     thumb_jpeg: bytes | None, received_at_s: float) -> None:
     conn.execute(
         "INSERT INTO tracklets (id, camera_id, local_track_id, t_start_s, t_end_s, n_frames, frame_times, "
-        "boxes, crop_times, n_crops, crop_path, crop_bytes, thumb_jpeg, wire_model_version, received_at_s) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "boxes, crop_times, n_crops, crop_path, crop_bytes, thumb_jpeg, wire_model_version, received_at_s, "
+        "content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (t.tracklet_id, t.camera_id, int(t.local_track_id), float(t.t_start_s), float(t.t_end_s),
          int(t.frame_times_s.shape[0]), f64_to_blob(t.frame_times_s), boxes_to_blob(t.boxes_xyxy),
          f64_to_blob(t.crop_times_s), len(t.crops_jpeg), crop_path, crop_bytes, thumb_jpeg,
-         int(t.model_version), received_at_s))
+         int(t.model_version), received_at_s, content_digest(t)))
 
 
 def existing_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
@@ -40,12 +62,14 @@ def existing_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
 
 
 def known_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
-    """Which of ``ids`` the store has ever held (live or evicted)."""
+    """Which of ``ids`` the store has ever held (live, evicted, or forgotten: a forgotten
+    tracklet resent from a spool is a duplicate, never stored again)."""
     found = existing_ids(conn, ids)
-    for part in chunks(sorted(set(ids) - found)):
-        marks = ",".join("?" * len(part))
-        found.update(r[0] for r in conn.execute(
-            f"SELECT tracklet_id FROM evicted WHERE tracklet_id IN ({marks})", part))
+    for table in ("evicted", "forgotten"):
+        for part in chunks(sorted(set(ids) - found)):
+            marks = ",".join("?" * len(part))
+            found.update(r[0] for r in conn.execute(
+                f"SELECT tracklet_id FROM {table} WHERE tracklet_id IN ({marks})", part))
     return found
 
 
@@ -135,3 +159,26 @@ def kv_set(conn: sqlite3.Connection, key: str, value: Any) -> None:
         raise StoreError(f"kv value for {key!r} is not JSON-serialisable: {value!r}") from exc
     conn.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
                  (key, text))
+
+
+KV_IDENTITY_FLOOR = "identity_id_floor"
+
+
+def raise_identity_floor(conn: sqlite3.Connection, tracklet_ids: list[str]) -> None:
+    """Before the identity rows of ``tracklet_ids`` are deleted (forget, expired summaries): keep
+    the largest identity id they carried as a floor for new ids, so an id a user once saw (and
+    maybe asked to forget) is never given to someone else after a restart."""
+    top = -1
+    for part in chunks(sorted(set(tracklet_ids))):
+        marks = ",".join("?" * len(part))
+        row = conn.execute(f"SELECT max(m) FROM (SELECT max(identity_id) AS m FROM identities WHERE tracklet_id IN "
+                           f"({marks}) UNION ALL SELECT max(new_identity_id) FROM identity_history WHERE tracklet_id "
+                           f"IN ({marks}))", part * 2).fetchone()
+        if row[0] is not None:
+            top = max(top, int(row[0]))
+    if top < 0:
+        return
+    row = conn.execute("SELECT value FROM kv WHERE key=?", (KV_IDENTITY_FLOOR,)).fetchone()
+    floor = int(json.loads(row[0])) if row else 0
+    if top + 1 > floor:
+        kv_set(conn, KV_IDENTITY_FLOOR, top + 1)

@@ -56,7 +56,7 @@ def test_age_eviction_keeps_identity_history(tmp_path):
 
 
 def test_size_eviction_takes_the_oldest_until_under_budget(tmp_path):
-    retention = Retention(max_age_s=10**9, max_bytes=int(1.5 * MIB))
+    retention = Retention(max_age_s=10**9, summary_max_age_s=10**9, max_bytes=int(1.5 * MIB))
     with Store.open(tmp_path, retention) as store:
         ts = _fill(store, 12, n_crops=5, crop_hw=(256, 128), noise=True)
         store.set_identities({t.tracklet_id: 7 for t in ts})
@@ -80,7 +80,7 @@ def test_size_eviction_takes_the_oldest_until_under_budget(tmp_path):
 
 
 def test_size_eviction_spares_the_live_window(tmp_path):
-    retention = Retention(max_age_s=10**9, max_bytes=int(1.1 * MIB))
+    retention = Retention(max_age_s=10**9, summary_max_age_s=10**9, max_bytes=int(1.1 * MIB))
     with Store.open(tmp_path, retention) as store:
         ts = _fill(store, 12, n_crops=5, crop_hw=(256, 128), noise=True)
         keep_from_s = ts[6].t_end_s                      # the newest 6 form the live window
