@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..associate import IncrementalAssociator, TrackletMeta, TransferPrior
@@ -27,13 +28,24 @@ from ..associate.trusted import TrustedLink
 from ..config import AppConfig
 from ..errors import TastrError
 from ..serve.metrics import AssociatorMetrics
-from ..store import IdentityLinkRow, LinkRow, Store
+from ..store import KV_MODEL_VERSION, IdentityLinkRow, LinkRow, Store
+from ..store.writes import content_digest
 from ..wire.records import Tracklet
 from .identity_ids import IdentityIds
 
 log = logging.getLogger(__name__)
 KV_TRANSFER = "transfer_samples"
 KV_ZONES = "zone_counts"
+KV_KNOWN_VERSIONS = "known_model_versions"
+
+
+def first_decodable_crop(crops_jpeg: tuple[bytes, ...]) -> int | None:
+    """Index of the first crop that decodes as an image (what re-embedding needs), None if none does.
+    Decodes at 1/8 scale: enough to tell a JPEG from garbage at a fraction of the cost."""
+    for i, crop in enumerate(crops_jpeg):
+        if crop and cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None:
+            return i
+    return None
 
 
 class RejectedTracklet(TastrError):
@@ -112,6 +124,10 @@ class AssociatorCore:
         self.ids = IdentityIds()
         self.initial_version = initial_version
         self.model_version = initial_version
+        # Versions that exist: the starting model, every version served and every one announced.
+        # A tracklet claiming a newer one is refused (it used to become the served version after
+        # a restart, which then ignored the real announcements).
+        self.known_versions: set[int] = {initial_version}
         self.newest_event_s = -np.inf
         self._newest_at_wall_s = time.monotonic()
 
@@ -121,22 +137,28 @@ class AssociatorCore:
         window_s = self.config.associator.window.window_s
         newest = self.store.kv_get("newest_event_s", None)
         t_from = (newest - window_s) if newest is not None else -np.inf
-        loaded = self.store.load_window(t_from if np.isfinite(t_from) else -1e18)
-        stored = loaded.model_version
-        self.model_version = stored if stored is not None and stored >= 0 else self.initial_version
+        # The served version is what the store recorded at the last switch, else the starting
+        # model: never the largest version some tracklet's embedding claims.
+        stored = self.store.kv_get(KV_MODEL_VERSION, None)
+        self.model_version = int(stored) if isinstance(stored, int) and stored >= 0 else self.initial_version
+        if stored is None:
+            self.store.kv_set(KV_MODEL_VERSION, self.model_version)
+        known = self.store.kv_get(KV_KNOWN_VERSIONS, [])
+        self.known_versions |= {int(v) for v in known if isinstance(v, int)} | {self.model_version}
+        loaded = self.store.load_window(t_from if np.isfinite(t_from) else -1e18, self.model_version)
         self.ids = IdentityIds(loaded.next_identity_id)
         self.transfer.load_json(self.store.kv_get(KV_TRANSFER, {}))
         self.linker.zones.load_json(self.store.kv_get(KV_ZONES, {}))
+        unusable = dict(loaded.unreadable)
         for t in sorted(loaded.tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
-            if t.embedding is None or t.model_version != self.model_version:
-                t = self._reembedded(t)
-                if t is None:
-                    continue
-            meta = self._meta(t)
-            changes = self.assoc.add(meta)
-            if changes.accepted:
-                self._linker_add(meta, changes.evicted)
-            self.newest_event_s = max(self.newest_event_s, t.t_end_s)
+            try:
+                problem = self._restore_one(t)
+            except (TastrError, ValueError) as exc:      # one stored row must not keep the daemon down
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                unusable[t.tracklet_id] = problem
+        if unusable:
+            self._quarantine(unusable, "restore")
         self.store.upsert_links(_link_row(l, "provisional", self.model_version)
                                 for l in self.assoc.links() + self.assoc.relinks())
         self.linker.restore([(TrustedLink.from_explain(r.explain), r.status == "final")
@@ -149,10 +171,45 @@ class AssociatorCore:
                                                   "links": len(self.assoc.links()), "version": self.model_version}})
         return len(self.assoc.tracklets())
 
+    def _restore_one(self, t: Tracklet) -> str | None:
+        """Put one stored tracklet back in the window; what makes it unusable, or None."""
+        if t.camera_id not in self.cameras:
+            return f"camera {t.camera_id!r} is not in the network"
+        want = self.config.ingest.embed.emb_dim
+        if t.embedding is not None and np.asarray(t.embedding).shape != (want,):
+            t = dataclasses.replace(t, embedding=None)   # another box's model: re-embed from the crops
+        if t.embedding is None or t.model_version != self.model_version:
+            t = self._reembedded(t)
+            if t is None:
+                return None if self.embed_crops is None else "no crop decodes: cannot be embedded"
+        meta = self._meta(t)
+        changes = self.assoc.add(meta)
+        if changes.accepted:
+            self._linker_add(meta, changes.evicted)
+        self.newest_event_s = max(self.newest_event_s, t.t_end_s)
+        return None
+
+    def _quarantine(self, problems: dict[str, str], where: str) -> None:
+        """Set aside stored tracklets the window cannot use: marked in the store (left out of every
+        later window), logged once, counted."""
+        n = self.store.quarantine(problems)
+        first = sorted(problems.items())[:3]
+        log.warning("stored tracklets quarantined", extra={"kv": {"where": where, "count": len(problems),
+                                                                  "new": n, "first": first}})
+        if self.metrics:
+            self.metrics.quarantined.labels(where=where).inc(len(problems))
+
+    def note_version(self, version: int) -> None:
+        """A model version exists (announced by the trainer, or switched to); remembered across restarts."""
+        if version not in self.known_versions:
+            self.known_versions.add(int(version))
+            self.store.kv_set(KV_KNOWN_VERSIONS, sorted(self.known_versions))
+
     # ------------------------------------------------------------------ intake
     def receive(self, tracklet: Tracklet) -> bool:
         """Store and associate one tracklet. False when it was a duplicate delivery."""
-        self._validate(tracklet)
+        if self._validate(tracklet):
+            return False                      # the same content again: a resend, already stored
         t0 = time.perf_counter()
         if not self.store.put_tracklet(tracklet):
             return False
@@ -185,9 +242,24 @@ class AssociatorCore:
         idle = wall - self._newest_at_wall_s - self.config.associator.window.clock_follows_wall_after_s
         return self.newest_event_s + max(0.0, idle)
 
-    def _validate(self, t: Tracklet) -> None:
+    def _validate(self, t: Tracklet) -> bool:
         """Refuse, before anything is stored or any clock moves, what would break association:
-        a stored tracklet that cannot be associated used to stop the daemon at every restart."""
+        a stored tracklet that cannot be associated used to stop the daemon at every restart.
+        True when the store already holds this very tracklet (a resend: nothing to check)."""
+        held = self.store.stored_content(t.tracklet_id)
+        if held is not None:
+            if held.where == "forgotten":
+                return True                   # forgotten on request: a spool's resend is dropped
+            if held.digest is not None:
+                same = held.digest == content_digest(t)
+            else:                             # stored before digests existed: compare what remains
+                same = (held.camera_id, held.local_track_id, held.t_start_s, held.t_end_s) == (
+                    t.camera_id, int(t.local_track_id), float(t.t_start_s), float(t.t_end_s))
+            if not same:
+                raise RejectedTracklet(f"tracklet {t.tracklet_id}: id already stored ({held.where}) with different "
+                                       f"content (camera, times, boxes or crops differ): a reused id",
+                                       "duplicate-id-different-content")
+            return True
         if t.camera_id not in self.cameras:
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: unknown camera {t.camera_id!r}; "
                                    f"the network has {sorted(self.cameras)}", "unknown_camera")
@@ -197,11 +269,19 @@ class AssociatorCore:
         if t.embedding is not None and np.asarray(t.embedding).shape != (want,):
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: embedding of shape {np.asarray(t.embedding).shape}, "
                                    f"this network's models make ({want},) (ingest.embed.emb_dim)", "embedding_dim")
+        newest_known = max(self.known_versions)
+        if t.embedding is not None and not -1 <= t.model_version <= newest_known:
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: model_version {t.model_version} is not a version this "
+                                   f"network has (known up to {newest_known})", "model_version")
+        if t.crops_jpeg and first_decodable_crop(t.crops_jpeg) is None:
+            raise RejectedTracklet(f"tracklet {t.tracklet_id}: none of its {len(t.crops_jpeg)} crops decodes as an "
+                                   f"image: it could never be re-embedded", "crops_undecodable")
         ahead = self.config.associator.window.max_future_s
         if np.isfinite(self.newest_event_s) and t.t_end_s > self.newest_event_s + ahead:
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: ends at {t.t_end_s:.3f} s, more than {ahead:.0f} s "
                                    f"after the newest tracklet ({self.newest_event_s:.3f} s): check that camera's "
                                    f"clock (associator.window.max_future_s)", "clock")
+        return False
 
     def finalize(self, wall_now_s: float | None = None, now_event_s: float | None = None) -> int:
         """Decide the links users see and mark final what can no longer change (event time);
@@ -284,11 +364,18 @@ class AssociatorCore:
         missing = [t for t in window if t not in feats]
         if missing:
             feats.update(self.reembed_window(embed_crops, version, missing))
+        unusable = [t for t in window if t not in feats]
+        if unusable:
+            # No crop of theirs decodes: they leave the window (and are quarantined) instead of
+            # making every swap fail "reembed must cover exactly the window" for good.
+            self._quarantine({t: f"no crop decodes for model v{version}" for t in unusable}, "swap")
+            self._drop_from_window(set(unusable))
         changes = self.assoc.reembed(feats, version) if feats else None
         if changes is not None:
             self.linker.reembed(self.assoc.tracklets())
         self.store.put_embeddings(version, feats)
-        self.store.kv_set("model_version", version)
+        self.store.kv_set(KV_MODEL_VERSION, version)
+        self.note_version(version)
         self.embed_crops = embed_crops
         self.model_version = version
         if changes is not None:
@@ -297,6 +384,55 @@ class AssociatorCore:
             self.metrics.model_version.set(version)
             self.metrics.model_swaps.inc()
         return len(feats)
+
+    def forget(self, identity_id: int) -> dict:
+        """Forget one identity everywhere: the store's rows, crops, thumbnails and links
+        (``Store.forget``), and the live window (NN-CCTA's and the linker's). Returns what was
+        removed per kind, ``window``: tracklets taken out of the live window."""
+        in_window = {t for t, i in self.identities().items() if i == identity_id}
+        members = set(self.store.identity_members(identity_id)) | in_window
+        report = self.store.forget(identity_id, in_window)       # durable first: the person is gone
+        dropped = self._drop_from_window(members)
+        if self.metrics:
+            for kind, n in report.removed.items():
+                if n:
+                    self.metrics.forgotten.labels(kind=kind).inc(n)
+            self._update_gauges()
+        if report.found or dropped:
+            log.info("identity forgotten", extra={"kv": {"identity": identity_id, "window": dropped,
+                                                         **{k: v for k, v in report.removed.items() if v}}})
+        return {"identity_id": identity_id, "found": report.found or dropped > 0, "removed": report.removed,
+                "window": dropped}
+
+    def _drop_from_window(self, ids: set[str]) -> int:
+        """Take tracklets out of the live window as if they had never arrived; returns how many.
+
+        NN-CCTA's window is rebuilt from the remaining tracklets (its answer equals the batch
+        answer over what it holds, so this is the state that never saw them); links among the
+        others that this changes are retracted or added in the store. The linker forgets them."""
+        ids = {t for t in ids if t in self.linker.metas} | {m.tracklet_id for m in self.assoc.tracklets()
+                                                             if m.tracklet_id in ids}
+        if not ids:
+            return 0
+        acfg = self.config.associator
+        before = {l.key: l for l in self.assoc.links() + self.assoc.relinks()}
+        rebuilt = IncrementalAssociator(self.prior, acfg.association, acfg.window)
+        for m in sorted((m for m in self.assoc.tracklets() if m.tracklet_id not in ids),
+                        key=lambda m: (m.t_end_s, m.tracklet_id)):
+            rebuilt.add(m)
+        self.assoc = rebuilt
+        after = {l.key: l for l in rebuilt.links() + rebuilt.relinks()}
+        gone = [k for k in before if k not in after and not set(k) & ids]
+        if gone:
+            self.store.retract_links(gone)
+        fresh = [l for k, l in after.items() if k not in before]
+        if fresh:
+            self.store.upsert_links(_link_row(l, "provisional", self.model_version) for l in fresh)
+        changed: dict = {}
+        for tid in ids:
+            changed.update(self.linker.remove(tid))
+        self._write_identities(t for t in changed if t not in ids)
+        return len(ids)
 
     def train_request_due(self, now_s: float) -> str | None:
         return self.policy.due(now_s)

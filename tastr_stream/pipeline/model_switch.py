@@ -66,6 +66,7 @@ class ModelSwitch:
 
     def offer(self, ann: WeightsAnnouncement) -> bool:
         """Start switching to ``ann`` when it is newer than what serves and what is in flight."""
+        self.core.note_version(ann.version)   # edge boxes may embed with it before this switch is done
         if ann.version <= self.core.model_version or (ann.version, ann.sha256) in self._rejected:
             return False
         if self._inflight is not None:

@@ -70,7 +70,7 @@ class AssociatorMetrics:
     def __init__(self, registry: CollectorRegistry):
         r = registry
         self.tracklets_received = Counter("tastr_assoc_tracklets_received_total", "Tracklets received", ["camera"], registry=r)
-        self.messages_rejected = Counter("tastr_assoc_messages_rejected_total", "Malformed or unknown messages dropped", ["reason"], registry=r)
+        self.messages_rejected = Counter("tastr_assoc_messages_rejected_total", "Messages refused and acknowledged as rejected (malformed, unknown type, or a tracklet failing validation), by reason", ["reason"], registry=r)
         self.window_tracklets = Gauge("tastr_assoc_window_tracklets", "Tracklets in the rolling window", ["camera"], registry=r)
         self.candidate_pairs = Gauge("tastr_assoc_candidate_pairs", "1-reciprocal NN candidates", ["pair"], registry=r)
         self.accepted_pairs = Gauge("tastr_assoc_accepted_pairs", "Pairs accepted after k-means", ["pair"], registry=r)
@@ -87,6 +87,8 @@ class AssociatorMetrics:
         self.identity_links = Counter("tastr_assoc_identity_links_total", "Links shown to users, by event (shown, retracted, final)", ["event"], registry=r)
         self.links_waiting = Gauge("tastr_assoc_links_waiting", "Decided links waiting until every rival could have arrived", registry=r)
         self.transfer_mean = Gauge("tastr_assoc_transfer_mean_seconds", "Transfer time each camera pair uses now", ["pair", "source"], registry=r)
+        self.quarantined = Counter("tastr_assoc_quarantined_total", "Stored tracklets set aside because the window cannot use them (where: restore, swap)", ["where"], registry=r)
+        self.forgotten = Counter("tastr_assoc_forgotten_total", "Rows and files removed by forget requests, by kind", ["kind"], registry=r)
 
 
 class TrainerMetrics:

@@ -135,6 +135,12 @@ class StoreReads:
         with self._read() as conn:
             return q.identity_of(conn, tracklet_id)
 
+    def identity_members(self, identity_id: int) -> list[str]:
+        """Every tracklet id (live or evicted) assigned to one identity."""
+        with self._read() as conn:
+            return [r[0] for r in conn.execute("SELECT tracklet_id FROM identities WHERE identity_id=? "
+                                               "ORDER BY tracklet_id", (int(identity_id),))]
+
     def sightings(self, identity_id: int) -> list[Sighting]:
         with self._read() as conn:
             return q.sightings(conn, int(identity_id))
