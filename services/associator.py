@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tastr_stream.wire.requests import TrainRequestSender
 
 log = logging.getLogger("tastr_stream.associator")
+RETENTION_PERIOD_S = 60.0      # wall seconds between retention passes (age and size, summaries too)
 
 
 def register(sub) -> None:
@@ -83,10 +84,15 @@ def run(args: argparse.Namespace) -> int:
         with window_lock:
             return transfer_now(core.transfer.pairs())
 
+    def forget(identity_id: int) -> dict:
+        # From the loop (ZeroMQ lookups) or an HTTP thread: the window changes, so under its lock.
+        with window_lock:
+            return core.forget(identity_id)
+
     lookup = LookupService(store, embed_image=lambda data: embedder.embed_image(data),
                            current_version=lambda: core.model_version,
                            observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s),
-                           candidates=candidates)
+                           candidates=candidates, forget=forget)
     receiver = TrackletReceiver(cfg.endpoints.tracklets)
     rpc = RpcServer(cfg.endpoints.lookup)
     http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,
@@ -110,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                                                  "http": f"http://{cfg.endpoints.http_host}:{http.port}",
                                                  "metrics_port": server.port, "restored": restored}})
     last_tick = 0.0
+    last_retention = time.monotonic()
     try:
         while not stop.is_set():
             for item in receiver.receive(timeout_ms=50):
@@ -139,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
                 for status, n in st.links.items():
                     metrics.links.labels(status=status).set(n)
                 _request_round(core, train_requests, metrics, now)
+            if now - last_retention >= RETENTION_PERIOD_S:
+                last_retention = now
+                _enforce_retention(core, store)
     finally:
         switch.close()
         train_requests.close()
@@ -164,14 +174,36 @@ def _intake(core: AssociatorCore, receiver: TrackletReceiver, item, metrics: Ass
         metrics.messages_rejected.labels(reason="unexpected_type").inc()
         receiver.ack(item, ok=False, reason=f"unexpected message type {item.msg_type}")
         return
+    from tastr_stream.errors import TastrError
+
     try:
         core.receive(item.record)
     except RejectedTracklet as e:
         metrics.messages_rejected.labels(reason=e.reason).inc()
-        log.warning("tracklet rejected", extra={"kv": {"error": e}})
-        receiver.ack(item, ok=False, reason=str(e))
+        log.warning("tracklet rejected", extra={"kv": {"reason": e.reason, "error": e}})
+        receiver.ack(item, ok=False, reason=f"{e.reason}: {e}")
+        return
+    except (TastrError, ValueError) as e:
+        # Not the tracklet's fault as far as we know (a store write failed, association raised):
+        # no acknowledgement, so the sender keeps it and resends later; the daemon goes on.
+        metrics.messages_rejected.labels(reason="internal_error").inc()
+        log.error("tracklet not taken; the sender will resend it",
+                  extra={"kv": {"msg_id": item.msg_id[:64], "error": f"{type(e).__name__}: {e}"}})
         return
     receiver.ack(item, ok=True)
+
+
+def _enforce_retention(core: AssociatorCore, store: Store) -> None:
+    """One retention pass in event time; the live window is protected from size eviction."""
+    from tastr_stream.errors import TastrError
+
+    if not core.newest_event_s > -float("inf"):
+        return
+    try:
+        store.enforce_retention(core.event_now_s(),
+                                keep_from_s=core.newest_event_s - core.config.associator.window.window_s)
+    except TastrError as e:
+        log.error("retention pass failed; retried at the next period", extra={"kv": {"error": e}})
 
 
 def _request_round(core: AssociatorCore, sender: TrainRequestSender, metrics: AssociatorMetrics,

@@ -6,6 +6,10 @@
   tastr-stream lookup --config FILE candidates cam3:a1b2:17 [--k 10] [--json]
   tastr-stream lookup --config FILE image person.jpg [--k 5]
   tastr-stream lookup --config FILE recent | stats
+  tastr-stream lookup --config FILE forget 42
+
+``forget`` removes one identity everywhere (store rows, crops, thumbnails, summaries, embeddings,
+links, and the running associator's window) and prints what was removed per kind.
 
 ``candidates`` prints the other cameras' visits ranked for one tracklet, with the figures an
 operator needs to confirm or reject a match (D, dt against the pair's transfer time, R, D/R, the
@@ -14,7 +18,9 @@ confidence and whether it is already the same identity); ``--json`` prints the r
 With ``--store DIR`` no daemon is asked: the store of a finished (or running) run is opened
 read-only and the same lookups are answered in this process, candidates from the window rebuilt
 as a restarted associator would (``pipeline.inspect.StoreInspector``). Image search needs the
-associator's model and is not available there.
+associator's model and is not available there. ``forget`` with ``--store`` opens the store for
+writing, which only works while no associator holds it (a running one would keep the person in
+its window): stop it first, or ask it (without ``--store``).
 """
 
 from __future__ import annotations
@@ -28,13 +34,13 @@ from typing import Any
 from ..config import load_config
 from ..errors import TastrError
 
-QUERIES = ("tracklet", "camera", "identity", "candidates", "image", "recent", "stats")
+QUERIES = ("tracklet", "camera", "identity", "candidates", "image", "recent", "stats", "forget")
 DEFAULT_K = {"image": 5, "candidates": 10}
 
 
 def register(sub) -> None:
     p = sub.add_parser("lookup", help="query a running associator, or a run's store read-only "
-                                      "(tracklet, camera track, identity, candidates, image)")
+                                      "(tracklet, camera track, identity, candidates, image; forget an identity)")
     p.add_argument("--config", help="TOML config (for endpoints.lookup; with --store, the run's network)")
     p.add_argument("--endpoint", help="lookup endpoint, overrides the config (e.g. tcp://127.0.0.1:5702)")
     p.add_argument("--store", help="answer from this store folder, opened read-only (no daemon needed)")
@@ -63,11 +69,11 @@ def build_request(query: str, args: list[str], k: int | None = None) -> dict:
         if not args[1].isdigit():
             raise TastrError(f"local track id must be an integer, got {args[1]!r}")
         return {"op": "camera_track", "camera_id": args[0], "local_track_id": int(args[1])}
-    if query == "identity":
+    if query in ("identity", "forget"):
         need(1, "one identity id")
         if not args[0].isdigit():
             raise TastrError(f"identity id must be an integer, got {args[0]!r}")
-        return {"op": "identity", "identity_id": int(args[0])}
+        return {"op": query, "identity_id": int(args[0])}
     if query == "image":
         need(1, "one image file")
         try:
@@ -109,6 +115,30 @@ def ask_store(config_path: str, store_dir: str, request: dict) -> dict:
         return service.handle(request)
 
 
+def forget_in_store(store_dir: str, request: dict) -> dict:
+    """Forget in a store no associator is running on (it is opened for writing, which takes the
+    writer's lock: refused, with a clear line, while an associator holds it)."""
+    from ..errors import StoreError
+    from ..serve.lookup import LookupService
+    from ..store import Store
+
+    try:
+        store = Store.open(store_dir)
+    except StoreError as e:
+        if "held by another writer" in str(e):
+            raise TastrError(f"--store {store_dir}: an associator is running on this store; forget through it "
+                             f"(lookup --config FILE forget ID, without --store) so its live window forgets too") from None
+        raise
+    with store:
+        def forget(identity_id: int) -> dict:
+            in_store = set(store.identity_members(identity_id))
+            report = store.forget(identity_id)
+            return {"identity_id": identity_id, "found": report.found or bool(in_store), "removed": report.removed,
+                    "window": 0}
+
+        return LookupService(store, forget=forget).handle(request)
+
+
 def _f(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -143,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
     if args.store and not args.config:
         raise TastrError("--store needs --config FILE (the run's network and association settings)")
     request = build_request(args.query, args.args, args.k)
-    if args.store:
+    if args.store and args.query == "forget":
+        reply = forget_in_store(args.store, request)
+    elif args.store:
         reply = ask_store(args.config, args.store, request)
     elif args.endpoint or args.config:
         endpoint = args.endpoint or load_config(args.config).endpoints.lookup

@@ -15,6 +15,9 @@ exist (an unknown tracklet, identity or path), 400 for a malformed request.
                                              (configured, and what the associator uses now)
   GET  /api/thumbnail/<tracklet_id>          image/jpeg
   POST /api/search?k=N   (body: a JPEG/PNG person image)
+  DELETE /api/identity/<identity_id>         forget that person everywhere (also
+  POST /api/identity/<identity_id>/forget    as POST, for clients without DELETE);
+                                             JSON with what was removed per kind
 """
 
 from __future__ import annotations
@@ -161,8 +164,28 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
                 return self._send(200, jpeg, "image/jpeg")
             return self._json({"ok": False, "error": f"unknown path {url.path}"})
 
+        def _forget(self, route: list[str]) -> None:
+            self._discard_body()
+            if route[0] != "identity" or not route[1].isdigit():
+                return self._json({"ok": False, "error": f"unknown path {self.path}"})
+            return self._json(lookup.handle({"op": "forget", "identity_id": int(route[1])}))
+
+        def _discard_body(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            if length.isdigit() and 0 < int(length) <= MAX_UPLOAD_BYTES:
+                self.rfile.read(int(length))
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            route = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/")]
+            if len(route) == 3 and route[0] == "api":
+                return self._forget(route[1:])
+            return self._json({"ok": False, "error": f"unknown path {urlparse(self.path).path}"})
+
         def do_POST(self) -> None:  # noqa: N802
             url = urlparse(self.path)
+            route = [unquote(p) for p in url.path.strip("/").split("/")]
+            if len(route) == 4 and route[0] == "api" and route[3] == "forget":
+                return self._forget(route[1:3])
             if url.path != "/api/search":
                 return self._json({"ok": False, "error": f"unknown path {url.path}"})
             length = self.headers.get("Content-Length", "")

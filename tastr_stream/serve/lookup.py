@@ -12,6 +12,7 @@ ops:
   ``image``         {jpeg: bytes, k}              -> the k tracklets nearest to a person image
   ``recent``        {limit}                       -> the most recently active identities
   ``stats``         {}                            -> store and model figures
+  ``forget``        {identity_id}                 -> that person removed everywhere; counts per kind
 
 Every sighting says why it belongs to its identity: ``why`` lists the shown links touching it
 (``identity_links``), each with D, R, dt against the pair's transfer time and spread, where that
@@ -37,9 +38,11 @@ from .upload import UploadRejected, check_upload
 log = logging.getLogger(__name__)
 MAX_K = 100
 MAX_ID = 2**63 - 1
-OPS = ("tracklet", "camera_track", "identity", "candidates", "image", "recent", "stats")
+OPS = ("tracklet", "camera_track", "identity", "candidates", "image", "recent", "stats", "forget")
 # (tracklet_id, k) -> {tracklet_id, camera_id, identity_id, model_version, candidates: [...]}
 CandidatesFn = Callable[[str, int], dict[str, Any]]
+# (identity_id) -> {identity_id, found, removed: {kind: count}, window}
+ForgetFn = Callable[[int], dict[str, Any]]
 
 
 class BadRequest(TastrError):
@@ -83,12 +86,15 @@ def sighting_dict(s: Sighting, with_thumbnail: bool = True) -> dict[str, Any]:
 class LookupService:
     def __init__(self, store: Store, embed_image: Callable[[bytes], tuple[np.ndarray | None, int]] | None = None,
                  current_version: Callable[[], int] = lambda: 0, observe: Callable[[str, float], None] | None = None,
-                 candidates: CandidatesFn | None = None):
+                 candidates: CandidatesFn | None = None, forget: ForgetFn | None = None):
         """``candidates(tracklet_id, k)`` ranks other cameras' visits (``AssociatorCore.candidates``
-        or ``StoreInspector.candidates``); it may raise TastrError, which becomes an error reply."""
+        or ``StoreInspector.candidates``); it may raise TastrError, which becomes an error reply.
+        ``forget(identity_id)`` removes one person everywhere (``AssociatorCore.forget``, which
+        also clears the live window); without it the op is refused."""
         self.store = store
         self.embed_image = embed_image
         self.candidates = candidates
+        self.forget = forget
         self.current_version = current_version
         self.observe = observe
 
@@ -213,6 +219,16 @@ class LookupService:
                     break
         self._with_why([s for group in seen.values() for s in group])
         return {"identities": [{"identity_id": i, "sightings": s} for i, s in seen.items()]}
+
+    def _op_forget(self, body: dict, thumbs: bool) -> dict[str, Any]:
+        identity = _field(body, "identity_id", int)
+        if self.forget is None:
+            raise BadRequest("forget is not available here (it needs the associator that writes the store)")
+        out = dict(self.forget(identity))
+        if not out.get("found"):
+            raise BadRequest(f"unknown identity {identity}: nothing to forget (never stored, or already forgotten)")
+        log.info("forget request served", extra={"kv": {"identity": identity}})
+        return out
 
     def _op_stats(self, body: dict, thumbs: bool) -> dict[str, Any]:
         st = self.store.stats()
