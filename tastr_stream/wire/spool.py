@@ -10,6 +10,7 @@ and renamed, so a crash leaves either a whole message or none.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -51,6 +52,9 @@ class DiskSpool:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, msg_id: str) -> bool:
+        return _safe(msg_id) in self._entries
+
     @property
     def bytes(self) -> int:
         return self._bytes
@@ -84,6 +88,22 @@ class DiskSpool:
         entry[1].unlink(missing_ok=True)
         self._bytes -= entry[2]
         return True
+
+    def ids(self, limit: int | None = None) -> list[str]:
+        """Oldest first, without reading any payload (the sender looks at these every few ms).
+        Entries are kept in sequence order (loaded sorted, appended as put), so no sort is needed."""
+        return list(itertools.islice(self._entries, limit))
+
+    def read(self, msg_id: str) -> bytes | None:
+        """One payload; None when it is gone (acknowledged, or dropped by the bound)."""
+        entry = self._entries.get(_safe(msg_id))
+        if entry is None:
+            return None
+        try:
+            return entry[1].read_bytes()
+        except FileNotFoundError:
+            self._entries.pop(_safe(msg_id), None)
+            return None
 
     def pending(self, limit: int | None = None) -> list[tuple[str, bytes]]:
         """Oldest first: (msg_id, payload)."""
