@@ -18,6 +18,7 @@ from .lifecycle import stop_on_signals
 
 if TYPE_CHECKING:
     from tastr_stream.decode import DecodeWorker
+    from tastr_stream.pipeline.ingest import IngestPipeline
     from tastr_stream.serve.metrics import IngestMetrics
     from tastr_stream.tracklet.extractor import BackgroundExtractor
     from tastr_stream.wire.channels import ReliableSender
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
     worker = DecodeWorker(source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None).start()
     stop = stop_on_signals()
-    export = _Exporter(metrics, worker, background, sender)
+    export = _Exporter(metrics, worker, background, sender, pipeline)
     log.info("ingest started", extra={"kv": {"camera": args.camera, "source": source_url, "metrics_port": server.port,
                                              "model_version": version, "tracklets": cfg.endpoints.tracklets}})
     last_stats = time.monotonic()
@@ -154,8 +155,9 @@ class _Exporter:
     """Plain counters owned by other threads become Prometheus counters by difference."""
 
     def __init__(self, metrics: IngestMetrics, worker: DecodeWorker, background: BackgroundExtractor,
-                 sender: ReliableSender):
+                 sender: ReliableSender, pipeline: IngestPipeline):
         self.metrics, self.worker, self.background, self.sender = metrics, worker, background, sender
+        self.pipeline = pipeline
         self._last: dict[str, int] = {}
 
     def __call__(self) -> None:
@@ -164,7 +166,8 @@ class _Exporter:
                 ("decoded", m.frames_decoded, stats.frames_decoded), ("dropped", m.frames_dropped, stats.frames_dropped),
                 ("corrupt", m.corrupt_packets, stats.corrupt_packets), ("reconnects", m.reconnects, stats.reconnects),
                 ("acked", m.tracklets_acked, self.sender.stats.acked),
-                ("spool_dropped", m.spool_dropped, self.sender.spool.dropped)):
+                ("spool_dropped", m.spool_dropped, self.sender.spool.dropped),
+                ("embed_failures", m.embed_failures, self.pipeline.embed_failures)):
             delta = value - self._last.get(name, 0)
             if delta > 0:
                 counter.inc(delta)

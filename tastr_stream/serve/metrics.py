@@ -50,6 +50,7 @@ class IngestMetrics:
         self.tracklets_published = Counter("tastr_ingest_tracklets_published_total", "Tracklets handed to the sender", ["camera"], registry=r).labels(**lab)
         self.tracklets_acked = Counter("tastr_ingest_tracklets_acked_total", "Tracklets acknowledged by the associator", ["camera"], registry=r).labels(**lab)
         self.spool_dropped = Counter("tastr_ingest_spool_dropped_total", "Tracklets dropped because the spool was full", ["camera"], registry=r).labels(**lab)
+        self.embed_failures = Counter("tastr_ingest_embed_failures_total", "Tracklets dropped because embedding or publishing failed (no decodable crop, model error)", ["camera"], registry=r).labels(**lab)
         stage = Histogram("tastr_ingest_stage_seconds", "Per-frame (per-batch for embed) stage latency",
                           ["camera", "stage"], buckets=_LATENCY_BUCKETS, registry=r)
         self.decode_seconds = stage.labels(stage="decode", **lab)
