@@ -10,7 +10,10 @@ built from damaged data would feed false detections to the tracker; a gap in tim
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
@@ -79,11 +82,14 @@ def decoded_frames(container: av.container.InputContainer, stream: av.video.stre
                 if packet.is_corrupt:
                     _count(stats, url, "packet flagged corrupt by the demuxer", packet.pts)
                     continue
+                t0 = time.perf_counter()
                 try:
                     frames = ctx.decode(packet)
                 except av.error.InvalidDataError as exc:
                     _count(stats, url, f"undecodable packet: {exc}", packet.pts)
                     continue
+                if stats.on_decode is not None:
+                    stats.on_decode(time.perf_counter() - t0)
                 for frame in frames:
                     if frame.is_corrupt:
                         _count(stats, url, "frame flagged corrupt by the decoder", frame.pts)
@@ -113,13 +119,21 @@ class BgrConverter:
     One per source: it keeps FFmpeg's swscale context between frames. ``frame.to_ndarray(
     format="bgr24")`` builds a new context for every frame, which at 3840x2160 roughly doubles
     the conversion time (measured in benchmarks/bench_decode.py). Output is bit-identical.
+    Conversions run on whichever thread first reads a frame's image (see ``Frame``), so the
+    shared context is used under a lock.
     """
 
     def __init__(self) -> None:
         self._reformatter = VideoReformatter()
+        self._lock = threading.Lock()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        return self._reformatter.reformat(frame, format="bgr24").to_ndarray()
+        with self._lock:
+            return self._reformatter.reformat(frame, format="bgr24").to_ndarray()
+
+    def later(self, frame: av.VideoFrame) -> Callable[[], np.ndarray]:
+        """A callable converting ``frame`` when first called: the ``image`` of a lazy ``Frame``."""
+        return functools.partial(self, frame)
 
 
 def time_base_of(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> Fraction | None:

@@ -60,9 +60,8 @@ class FileSource:
                                 extra={"kv": {"source": self.path, "pts": av_frame.pts}})
                     continue
                 index, t_s = mapped
-                image = self._to_bgr(av_frame)
                 self.stats.frames_decoded += 1
-                yield Frame(self.camera_id, index, t_s, image, image.shape[1], image.shape[0])
+                yield Frame(self.camera_id, index, t_s, self._to_bgr.later(av_frame), av_frame.width, av_frame.height)
         finally:
             self.close()
 

@@ -9,8 +9,8 @@ and read by others (a stale read is harmless); the metrics layer exports them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -18,28 +18,58 @@ import numpy as np
 from ..errors import StreamError
 
 
-@dataclass(frozen=True)
 class Frame:
     """One decoded picture.
 
     ``index`` is the frame number from pts (``round(seconds since the stream's origin * fps)``),
     ``t_s`` the time in epoch seconds (``epoch_offset_s + seconds since origin``), ``image`` an
     HxWx3 uint8 BGR array as OpenCV expects, ``width``/``height`` the source's size.
+
+    ``image`` may be given as a callable instead of an array: the picture is then converted to
+    BGR only when a consumer first reads ``image``. Ingest detects on a schedule (a few times a
+    second) and tracks in between without looking at the pixels, and a 3840x2160 BGR conversion
+    costs as much as a third of decoding the frame, so frames nobody looks at are never
+    converted. The converted array is validated on first use and cached.
     """
 
-    camera_id: str
-    index: int
-    t_s: float
-    image: np.ndarray
-    width: int
-    height: int
+    __slots__ = ("camera_id", "index", "t_s", "width", "height", "_image", "_convert")
 
-    def __post_init__(self) -> None:
-        img = self.image
-        if img.dtype != np.uint8 or img.ndim != 3 or img.shape != (self.height, self.width, 3):
+    def __init__(self, camera_id: str, index: int, t_s: float,
+                 image: np.ndarray | Callable[[], np.ndarray], width: int, height: int) -> None:
+        self.camera_id = camera_id
+        self.index = index
+        self.t_s = t_s
+        self.width = width
+        self.height = height
+        if callable(image):
+            self._image, self._convert = None, image
+        else:
+            self._image, self._convert = self._checked(image), None
+
+    @property
+    def converted(self) -> bool:
+        """Whether the BGR array exists yet (tests and counters: a frame nobody read is not)."""
+        return self._image is not None
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            self._image = self._checked(self._convert())
+            self._convert = None  # releases the decoder's picture
+        return self._image
+
+    def _checked(self, img: np.ndarray) -> np.ndarray:
+        if (not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3
+                or img.shape != (self.height, self.width, 3)):
+            got = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             raise StreamError(
                 f"camera {self.camera_id!r} frame {self.index}: expected uint8 "
-                f"({self.height}, {self.width}, 3), got {img.dtype} {img.shape}")
+                f"({self.height}, {self.width}, 3), got {got}")
+        return img
+
+    def __repr__(self) -> str:
+        return (f"Frame(camera_id={self.camera_id!r}, index={self.index}, t_s={self.t_s:.3f}, "
+                f"{self.width}x{self.height}, converted={self.converted})")
 
 
 @dataclass
@@ -51,6 +81,9 @@ class DecodeStats:
     corrupt_packets: int = 0    # packets/frames skipped: flagged corrupt, undecodable, or pts going back
     reconnects: int = 0         # connection attempts after the first (network sources)
     frames_late: int = 0        # replay: frames released after their due wall time
+    # Called with the seconds each packet took to decode (the ingest daemon observes them in
+    # its decode-stage histogram); runs on the decode thread.
+    on_decode: Callable[[float], None] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, int]:
         return {

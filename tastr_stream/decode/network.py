@@ -147,10 +147,9 @@ class NetworkSource:
 
             for av_frame in decoded_frames(container, stream, self.stats, self.url, check):
                 index, t_s = self._timeline.map(av_frame.pts, time_base_of(av_frame, stream))
-                image = self._to_bgr(av_frame)
-                self.height, self.width = image.shape[:2]
+                self.width, self.height = av_frame.width, av_frame.height
                 self.stats.frames_decoded += 1
-                yield Frame(self.camera_id, index, t_s, image, self.width, self.height)
+                yield Frame(self.camera_id, index, t_s, self._to_bgr.later(av_frame), self.width, self.height)
                 last_frame_s = self._clock()  # after the yield: a blocked consumer is not a stall
         finally:
             container.close()

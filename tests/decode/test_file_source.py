@@ -79,3 +79,32 @@ def test_open_source_dispatches_on_url_and_epoch(mp4_clip):
     assert isinstance(open_source("tcp://127.0.0.1:9", "c", cfg), NetworkSource)
     with pytest.raises(StreamError, match="ftp://x"):
         NetworkSource("ftp://x", "c")
+
+
+def test_frames_are_converted_only_when_read_and_identically(mp4_clip):
+    """Ingest detects a few times a second: frames nobody looks at never cost a BGR conversion."""
+    lazy = list(FileSource(mp4_clip, "cam1").frames())
+    assert not any(f.converted for f in lazy)
+    first = lazy[7].image
+    assert lazy[7].converted and lazy[7].image is first and sum(f.converted for f in lazy) == 1
+    import av
+
+    with av.open(str(mp4_clip)) as c:
+        eager = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    np.testing.assert_array_equal(first, eager[7])
+
+
+def test_a_conversion_of_the_wrong_shape_is_a_stream_error():
+    from tastr_stream.decode import Frame
+
+    f = Frame("cam1", 3, 0.1, lambda: np.zeros((10, 10, 3), np.uint8), 320, 240)
+    with pytest.raises(StreamError, match="frame 3"):
+        f.image
+
+
+def test_decode_time_is_reported_per_packet(mp4_clip):
+    seen = []
+    src = FileSource(mp4_clip, "cam1")
+    src.stats.on_decode = seen.append
+    n = sum(1 for _ in src.frames())
+    assert len(seen) >= n and all(s >= 0 for s in seen)
