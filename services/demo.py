@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.sim import ensure_world
 
     from .live_view import LiveView
-    from .network_runner import NetworkRunner, loopback_endpoints, swapped_versions
+    from .network_runner import NetworkRunner, ingest_summaries, loopback_endpoints, swapped_versions
 
     try:
         w, h = (int(v) for v in args.resolution.lower().split("x"))
@@ -143,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
     print("\n[demo] report" + (" (partial: interrupted)" if interrupted else ""))
     for line in report.lines():
         print("  " + line)
+    for cam, f in ingest_summaries(run_dir).items():
+        print(f"  ingest {cam:<18} {f.get('frames', '?')} frames, {f.get('frames_dropped', '?')} dropped, "
+              f"detection on {f.get('frames_detected', '?')} ({f.get('detect_rate_hz', '?')} Hz, "
+              f"{f.get('detect_backoffs', '?')} back-offs)")
     versions = swapped_versions(run_dir)
     print("  model versions swapped in  " + (", ".join(f"v{v}" for v in versions) if versions
                                               else "none (no training round finished during the run)"))

@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
     live = is_network_url(source_url)
     source = open_source(source_url, args.camera, decode_cfg, epoch_wall_s=args.epoch)
+    source.stats.on_decode = metrics.decode_seconds.observe
+    if getattr(source, "width", 0) and getattr(source, "height", 0):
+        pipeline.warm_up(source.width, source.height)
     # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
     worker = DecodeWorker(source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None).start()
     stop = stop_on_signals()
@@ -127,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
                 if worker.done:
                     break
             else:
-                pipeline.process(frame)
+                # A live source (camera or replay clock) tells the detection schedule how full the
+                # decode queue is, so detection backs off before the queue drops frames.
+                pipeline.process(frame, worker.qsize() / worker.capacity if worker.drop_oldest else None)
             for ann in subscriber.poll(0):
                 if ann.version > background.newest_version:
                     swapper.announce(ann)
@@ -141,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
         export()
         log.info("ingest finished", extra={"kv": {"camera": args.camera, "frames": pipeline.frames,
                                                   "tracklets": pipeline.published, "unacked": sender.queue_depth,
+                                                  "frames_detected": pipeline.detected_frames,
+                                                  "detect_rate_hz": round(pipeline.detection_rate_hz, 2),
+                                                  "detect_backoffs": pipeline.schedule.backoffs,
                                                   **worker.stats.as_dict()}})
     finally:
         worker.stop()

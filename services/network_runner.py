@@ -199,6 +199,21 @@ def swapped_versions(run_dir: Path) -> list[int]:
     return [int(v) for v in re.findall(r"window re-embedded with new model version=(\d+)", text)]
 
 
+def ingest_summaries(run_dir: Path) -> dict[str, dict[str, str]]:
+    """Per camera, the key=value fields of its ingest's "ingest finished" log line (frames,
+    frames_dropped, frames_detected, detect_rate_hz, ...); cameras that never finished are absent."""
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted((run_dir / "logs").glob("ingest-*.log")):
+        try:
+            lines = [ln for ln in path.read_text(errors="replace").splitlines() if " ingest finished " in ln]
+        except OSError:
+            continue
+        if lines:
+            fields = dict(re.findall(r"(\w+)=(\S+)", lines[-1].split(" ingest finished ", 1)[1]))
+            out[fields.get("camera", path.stem.removeprefix("ingest-"))] = fields
+    return out
+
+
 def _tail(path: Path, n: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Section
 
@@ -21,10 +21,20 @@ class DecodeConfig(Section):
 
 class DetectConfig(Section):
     backend: Literal["yolo-pose", "hog", "oracle"] = "yolo-pose"
+    # Detection on a schedule, tracking in between (Frigate's answer to a camera faster than its
+    # detector): run the detector at most rate_hz times per second of stream time (0 = on every
+    # frame); the tracker's motion model carries tracks over the frames in between, and crops are
+    # cut only where a fresh detection exists. When frames queue up (the box cannot keep up), the
+    # rate backs off towards min_rate_hz before any frame is dropped.
+    rate_hz: float = Field(default=0.0, ge=0, le=1000, description="detections per second of stream time; 0 = every frame")
+    min_rate_hz: float = Field(default=1.0, gt=0, le=1000, description="floor of the back-off under overload")
     model_path: str = ".cache/models/yolo11n-pose.onnx"
     input_width: int = Field(default=1280, ge=160, le=3840)
     input_height: int = Field(default=736, ge=96, le=2160)
     score_threshold: float = Field(default=0.35, ge=0, le=1)
+    # Detections between low_score_threshold and score_threshold only keep existing tracks alive
+    # (ByteTrack's second pass); equal thresholds turn the second pass off.
+    low_score_threshold: float = Field(default=0.1, ge=0, le=1)
     nms_iou: float = Field(default=0.6, gt=0, le=1)
     min_keypoint_score: float = Field(default=0.3, ge=0, le=1)
     # oracle backend: ground-truth boxes with noise, misses and fragmentation
@@ -34,13 +44,29 @@ class DetectConfig(Section):
     oracle_fragment_frames: int = Field(default=30, ge=1, le=10_000, description="longest drop-out, frames")
     oracle_seed: int = 0
 
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> DetectConfig:
+        if self.low_score_threshold > self.score_threshold:
+            raise ValueError(f"low_score_threshold={self.low_score_threshold} must be <= "
+                             f"score_threshold={self.score_threshold}")
+        if self.rate_hz and self.min_rate_hz > self.rate_hz:
+            raise ValueError(f"min_rate_hz={self.min_rate_hz} must be <= rate_hz={self.rate_hz}")
+        return self
+
 
 class TrackConfig(Section):
-    match_threshold: float = Field(default=0.7, gt=0, le=10)
+    match_threshold: float = Field(default=0.85, gt=0, le=10)
+    # Boxes grown by this share of their size before IoU (C-BIoU): keeps a match when people
+    # move further between two detections than the motion model guessed (sparse detection).
+    iou_buffer: float = Field(default=0.3, ge=0, le=2)
     min_hits: int = Field(default=3, ge=1, le=100)
-    max_misses: int = Field(default=15, ge=0, le=10_000)
+    max_misses: int = Field(default=30, ge=0, le=10_000)
     iou_weight: float = Field(default=0.5, ge=0, le=1)
     pose_weight: float = Field(default=0.5, ge=0, le=1)
+    # ByteTrack's second pass: a detection under detect.score_threshold (but at least
+    # detect.low_score_threshold) keeps an unmatched track alive when its box overlaps the
+    # track's predicted box at least this much.
+    low_score_min_iou: float = Field(default=0.5, gt=0, le=1)
 
 
 class TrackletConfig(Section):

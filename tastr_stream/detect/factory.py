@@ -38,6 +38,8 @@ def make_detector(
     """The detector ``cfg.backend`` names.
 
     ``world`` (a ``SyntheticWorld``) and ``camera_id`` are needed by the oracle only.
+    Learned backends answer down to ``cfg.low_score_threshold``: the tracker's second pass uses
+    the weak detections (``PoseTracker(high_score=cfg.score_threshold)``).
     ``intra_op_threads`` bounds onnxruntime's threads (0 = its default: all cores); ingest runs
     one process per camera, so it should divide the cores among them. A relative
     ``cfg.model_path`` is resolved against ``root``.
@@ -50,13 +52,14 @@ def make_detector(
             model_path = Path(root) / model_path
         inner = YoloPoseDetector(
             model_path, input_width=cfg.input_width, input_height=cfg.input_height,
-            score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou,
+            score_threshold=min(cfg.low_score_threshold, cfg.score_threshold), nms_iou=cfg.nms_iou,
             min_keypoint_score=cfg.min_keypoint_score, intra_op_threads=intra_op_threads)
         return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
     if cfg.backend == "hog":
         from .hog import HogPeopleDetector
 
-        inner = HogPeopleDetector(score_threshold=cfg.score_threshold, nms_iou=cfg.nms_iou)
+        inner = HogPeopleDetector(score_threshold=min(cfg.low_score_threshold, cfg.score_threshold),
+                                  nms_iou=cfg.nms_iou)
         return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
     if cfg.backend == "oracle":
         if world is None or camera_id is None:

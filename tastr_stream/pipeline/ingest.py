@@ -1,5 +1,8 @@
 """One camera's edge pipeline: frame -> detect -> track -> tracklet -> embed -> publish.
 
+Detection runs on the frames the :class:`DetectionSchedule` picks (``detect.rate_hz`` of stream
+time, backing off when the decode queue fills); on the others the tracker predicts and nothing
+looks at the pixels, so those frames are never even converted to BGR (``Frame.image`` is lazy).
 Detection, tracking and tracklet building run on the caller's thread, frame by frame; Re-ID
 embedding runs on the :class:`BackgroundExtractor`'s thread so a slow model never stalls decode.
 A closed tracklet is handed to the extractor; when its embedding is ready the finished
@@ -19,6 +22,7 @@ from typing import Callable
 from ..config.ingest import IngestConfig
 from ..decode.frame import Frame
 from ..detect.base import PoseDetector
+from ..detect.schedule import DetectionSchedule
 from ..serve.metrics import IngestMetrics
 from ..track import PoseTracker
 from ..tracklet.builder import TrackletBuilder
@@ -38,31 +42,73 @@ class IngestPipeline:
         self.extractor = extractor
         self.publish = publish
         self.metrics = metrics
-        self.tracker = PoseTracker(camera_id, config.track, config.detect.min_keypoint_score)
+        self.tracker = PoseTracker(camera_id, config.track, config.detect.min_keypoint_score,
+                                   high_score=config.detect.score_threshold)
         self.builder = TrackletBuilder(camera_id, config.tracklet, session=session)
+        self.schedule = DetectionSchedule(config.detect.rate_hz, config.detect.min_rate_hz)
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
         self.frames = 0
+        self.detected_frames = 0
+        self._backoffs_exported = 0
+        self._first_t_s: float | None = None
+        self._last_t_s: float | None = None
         self.published = 0
         self.embed_failures = 0
 
-    def process(self, frame: Frame) -> list[Tracklet]:
-        """Run one frame through detect/track/build; returns the tracklets that closed (pre-embedding)."""
+    def process(self, frame: Frame, backlog: float | None = None) -> list[Tracklet]:
+        """Run one frame through detect/track/build; returns the tracklets that closed (pre-embedding).
+
+        ``backlog`` is the decode queue's fill (0..1) for a live source, so the schedule can back
+        off under overload; None (files read with back-pressure) keeps the configured rate, which
+        makes a file's output the same on every run.
+        """
+        if backlog is not None:
+            self.schedule.note_backlog(backlog)
         t0 = time.perf_counter()
-        detections = self.detector.detect(frame.image, frame_index=frame.index)
-        t1 = time.perf_counter()
-        step = self.tracker.update(detections, frame.index, frame.t_s)
-        closed = self.builder.add(frame.image, step.observations, step.ended_track_ids)
+        if self.schedule.due(frame.t_s):
+            detections = self.detector.detect(frame.image, frame_index=frame.index)
+            t1 = time.perf_counter()
+            step = self.tracker.update(detections, frame.index, frame.t_s)
+            closed = self.builder.add(frame.image, step.observations, step.ended_track_ids)
+            self.detected_frames += 1
+            if self.metrics:
+                self.metrics.detect_seconds.observe(t1 - t0)
+                self.metrics.detections.inc(len(detections))
+                self.metrics.frames_detected.inc()
+                if self.schedule.backoffs > self._backoffs_exported:
+                    self.metrics.detect_backoffs.inc(self.schedule.backoffs - self._backoffs_exported)
+                    self._backoffs_exported = self.schedule.backoffs
+        else:
+            t1 = t0
+            step = self.tracker.predict(frame.index, frame.t_s)
+            closed = self.builder.add(None, step.observations, step.ended_track_ids)
         t2 = time.perf_counter()
         self.frames += 1
+        if self._first_t_s is None:
+            self._first_t_s = frame.t_s
+        self._last_t_s = frame.t_s
         if self.metrics:
-            self.metrics.detect_seconds.observe(t1 - t0)
             self.metrics.track_seconds.observe(t2 - t1)
-            self.metrics.detections.inc(len(detections))
             self.metrics.open_tracks.set(self.builder.open_count)
+            self.metrics.detect_rate.set(self.schedule.current_rate_hz)
         for t in closed:
             self._embed(t)
         return closed
+
+    @property
+    def detection_rate_hz(self) -> float:
+        """Frames detected per second of stream time so far (0 before two frames)."""
+        if self._first_t_s is None or self._last_t_s is None or self._last_t_s <= self._first_t_s:
+            return 0.0
+        return self.detected_frames / (self._last_t_s - self._first_t_s)
+
+    def warm_up(self, width: int, height: int) -> None:
+        """One detection on a blank frame before the stream starts: onnxruntime's first run
+        allocates and plans for seconds, long enough for a live queue to drop frames."""
+        import numpy as np
+
+        self.detector.detect(np.zeros((height, width, 3), np.uint8), frame_index=0)
 
     def finish(self, timeout_s: float = 120.0) -> None:
         """End of stream: close every open track and wait until their embeddings are published."""

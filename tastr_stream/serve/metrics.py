@@ -65,6 +65,11 @@ class IngestMetrics:
         self.model_version = Gauge("tastr_model_version", "Model version in use", ["daemon", "camera"], registry=r).labels(daemon="ingest", **lab)
         self.model_swaps = Counter("tastr_model_swaps_total", "Model hot-swaps completed", ["daemon", "camera"], registry=r).labels(daemon="ingest", **lab)
         self.open_tracks = Gauge("tastr_ingest_open_tracklets", "Tracklets being built", ["camera"], registry=r).labels(**lab)
+        # Detection on a schedule: the rate aimed at now (lower than configured while backing off
+        # under load), frames the detector ran on, and how often the schedule backed off.
+        self.detect_rate = Gauge("tastr_ingest_detect_rate_hz", "Detection rate aimed at now, per second of stream time", ["camera"], registry=r).labels(**lab)
+        self.frames_detected = Counter("tastr_ingest_frames_detected_total", "Frames the detector ran on", ["camera"], registry=r).labels(**lab)
+        self.detect_backoffs = Counter("tastr_ingest_detect_backoffs_total", "Times the detection rate backed off because frames queued up", ["camera"], registry=r).labels(**lab)
 
 
 class AssociatorMetrics:

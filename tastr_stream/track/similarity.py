@@ -14,6 +14,30 @@ COCO_SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.
                         1.07, 1.07, 0.87, 0.87, 0.89, 0.89]) / 10.0
 
 
+def buffered(boxes_xyxy: np.ndarray, ratio: float) -> np.ndarray:
+    """Boxes grown by ``ratio`` of their width/height on every side (C-BIoU's buffer): IoU of
+    buffered boxes still sees a match when motion between detections outran the prediction."""
+    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    if ratio <= 0 or len(b) == 0:
+        return b
+    pad = ratio * np.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    return np.concatenate([b[:, :2] - pad, b[:, 2:] + pad], axis=1)
+
+
+def buffered_iou(tracks_xyxy: np.ndarray, buffers: np.ndarray, dets_xyxy: np.ndarray) -> np.ndarray:
+    """(T, D) IoU where row i compares track box i and every detection, both grown by ``buffers[i]``."""
+    tracks = np.asarray(tracks_xyxy, dtype=np.float64).reshape(-1, 4)
+    dets = np.asarray(dets_xyxy, dtype=np.float64).reshape(-1, 4)
+    out = np.zeros((len(tracks), len(dets)))
+    if len(tracks) == 0 or len(dets) == 0:
+        return out
+    buffers = np.asarray(buffers, dtype=np.float64).reshape(-1)
+    for b in np.unique(buffers):
+        rows = np.nonzero(buffers == b)[0]
+        out[rows] = iou_matrix(buffered(tracks[rows], b), buffered(dets, b))
+    return out
+
+
 def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)

@@ -1,16 +1,29 @@
 """Online per-camera multi-person pose tracker (PoseFlow in spirit, ByteTrack in structure).
 
-Each frame:
+On a frame the detector ran on (``update``):
   1. predict every track's box one frame ahead (stateless Kalman, all tracks at once);
   2. move each track's last pose with its predicted box (shift + scale) so poses are compared
      where the person should be now;
-  3. cost = 1 - (iou_weight * IoU + pose_weight * OKS) between tracks and detections;
-  4. Hungarian assignment, rejecting pairs whose cost exceeds ``match_threshold``;
-  5. update matched tracks; unmatched detections start tentative tracks; unmatched tracks
-     count a miss.
-Birth/death hysteresis: a track is confirmed after ``min_hits`` consecutive matches (a single
-false detection never becomes a tracklet) and ends after ``max_misses`` frames unmatched (a
-short occlusion does not split a track). Ids count per tracker instance: one tracker per camera.
+  3. first pass, confident detections (score >= ``high_score``) against every track:
+     cost = 1 - (iou_weight * IoU + pose_weight * OKS), Hungarian assignment, pairs whose cost
+     exceeds ``match_threshold`` rejected; the IoU is of boxes grown on every side (C-BIoU) by
+     ``iou_buffer`` times the square root of the frames since the track's last match, so a
+     person who moved further than the motion model guessed between two sparse detections
+     still overlaps;
+  4. second pass (ByteTrack), weak detections against the tracks still unmatched, on IoU alone
+     (a half-hidden person's pose is unreliable, its box still is where the track predicts):
+     a weak detection keeps a track alive and updates its motion, but never starts a track and
+     never gives a crop;
+  5. update matched tracks; unmatched confident detections start tentative tracks.
+On a frame the detector skipped (``predict``) every track moves by the motion model alone, and
+tracks matched on the last detection frame report their predicted box (``evidence =
+"predicted"``), so a tracklet's time line stays continuous at any detection rate.
+
+Birth/death hysteresis: a track is confirmed after ``min_hits`` consecutive matched detection
+frames (a single false detection never becomes a tracklet) and ends once more than
+``max_misses`` frames have passed since its last match (a short occlusion does not split a
+track; counted in frames, so the same setting holds at any detection rate). Ids count per
+tracker instance: one tracker per camera.
 """
 
 from __future__ import annotations
@@ -23,7 +36,9 @@ from scipy.optimize import linear_sum_assignment
 from ..config.ingest import TrackConfig
 from ..wire.records import Detection, TrackObservation
 from . import kalman
-from .similarity import iou_matrix, oks_matrix
+from .similarity import buffered_iou, iou_matrix, oks_matrix
+
+MAX_BUFFER = 1.0
 
 
 @dataclass
@@ -33,8 +48,9 @@ class _Track:
     cov: np.ndarray           # (8, 8)
     keypoints: np.ndarray     # (17, 3) last matched pose, in last matched box's frame
     box_xyxy: np.ndarray      # (4,) last matched box
+    last_match_index: int     # frame index of the last matched detection
+    first_index: int = 0      # frame index of the detection that started it
     hits: int = 1
-    misses: int = 0
     confirmed: bool = False
 
 
@@ -60,84 +76,143 @@ def _moved_poses(tracks: list[_Track], predicted_xyxy: np.ndarray) -> np.ndarray
 
 
 class PoseTracker:
-    """One camera's tracker. ``update`` once per decoded frame, in frame order."""
+    """One camera's tracker. ``update`` on each frame the detector ran on, ``predict`` on each
+    frame it skipped, in frame order.
 
-    def __init__(self, camera_id: str, config: TrackConfig | None = None, min_keypoint_score: float = 0.3):
+    ``high_score`` splits detections for ByteTrack's two passes; 0 (default) treats every
+    detection as confident, i.e. one pass.
+    """
+
+    def __init__(self, camera_id: str, config: TrackConfig | None = None, min_keypoint_score: float = 0.3,
+                 high_score: float = 0.0):
         self.camera_id = camera_id
         self.config = config or TrackConfig()
         self.min_keypoint_score = min_keypoint_score
+        self.high_score = float(high_score)
         self._tracks: list[_Track] = []
         self._next_id = 1
+        self._last_detect_index: int | None = None
+        self._frame_index: int | None = None
 
     @property
     def active_track_ids(self) -> list[int]:
         return [t.track_id for t in self._tracks if t.confirmed]
 
-    def cost_matrix(self, predicted_xyxy: np.ndarray, detections: list[Detection]) -> np.ndarray:
+    def cost_matrix(self, predicted_xyxy: np.ndarray, detections: list[Detection],
+                    tracks: list[_Track] | None = None) -> np.ndarray:
+        tracks = self._tracks if tracks is None else tracks
         det_boxes = np.stack([d.box_xyxy for d in detections]) if detections else np.zeros((0, 4))
         det_kpts = np.stack([d.keypoints for d in detections]) if detections else np.zeros((0, 17, 3))
-        iou = iou_matrix(predicted_xyxy, det_boxes)
-        oks = oks_matrix(_moved_poses(self._tracks, predicted_xyxy), det_kpts, det_boxes, self.min_keypoint_score)
+        iou = buffered_iou(predicted_xyxy, self._buffers(tracks), det_boxes)
+        oks = oks_matrix(_moved_poses(tracks, predicted_xyxy), det_kpts, det_boxes, self.min_keypoint_score)
         w_iou, w_pose = self.config.iou_weight, self.config.pose_weight
         total = max(w_iou + w_pose, 1e-9)
         return 1.0 - (w_iou * iou + w_pose * oks) / total
 
+    def _predict_all(self) -> np.ndarray:
+        """Move every track one frame ahead; their predicted boxes (N, 4)."""
+        tracks = self._tracks
+        if not tracks:
+            return np.zeros((0, 4))
+        mean, cov = kalman.predict(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]))
+        for t, m, c in zip(tracks, mean, cov):
+            t.mean, t.cov = m, c
+        return kalman.xyah_to_xyxy(mean[:, :4])
+
+    def predict(self, frame_index: int, t_s: float) -> TrackerStep:
+        """A frame without detections: motion only. Tracks end only on detection frames."""
+        predicted = self._predict_all()
+        step = TrackerStep()
+        moved = _moved_poses(self._tracks, predicted)
+        for t, box, kps in zip(self._tracks, predicted, moved):
+            if t.confirmed and t.last_match_index == self._last_detect_index:
+                box = np.maximum(box, 0.0).astype(np.float32)
+                if box[2] > box[0] and box[3] > box[1]:
+                    det = Detection(box_xyxy=box, keypoints=kps.astype(np.float32), score=0.0)
+                    step.observations.append(
+                        TrackObservation(self.camera_id, t.track_id, frame_index, t_s, det, "predicted"))
+        return step
+
+    def _buffers(self, tracks: list[_Track]) -> np.ndarray:
+        """Each track's IoU buffer: ``iou_buffer`` one frame after its last match, growing with the
+        square root of the frames since (the motion model's error grows with the time it has
+        been guessing), at most ``MAX_BUFFER``. At one detection per frame it stays the base."""
+        if self._frame_index is None:
+            return np.zeros(len(tracks))
+        gaps = np.array([max(1, self._frame_index - t.last_match_index) for t in tracks], dtype=np.float64)
+        return np.minimum(self.config.iou_buffer * np.sqrt(gaps), MAX_BUFFER)
+
+    def _confirms(self, t: _Track, frame_index: int) -> bool:
+        """``min_hits`` matched detections, or two that span as many frames: when the detector
+        runs every 6th frame, waiting for 3 detections would hide everyone's first 0.4 s, while
+        a false detection that matches again 0.2 s later is already rare."""
+        need = self.config.min_hits
+        return t.hits >= need or (t.hits >= 2 and frame_index - t.first_index >= need - 1)
+
+    def _assign(self, cost: np.ndarray, max_cost: float) -> list[tuple[int, int]]:
+        if cost.size == 0:
+            return []
+        rows, cols = linear_sum_assignment(cost)
+        return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] <= max_cost]
+
     def update(self, detections: list[Detection], frame_index: int, t_s: float) -> TrackerStep:
         tracks = self._tracks
-        if tracks:
-            mean = np.stack([t.mean for t in tracks])
-            cov = np.stack([t.cov for t in tracks])
-            mean, cov = kalman.predict(mean, cov)
-            for t, m, c in zip(tracks, mean, cov):
-                t.mean, t.cov = m, c
-            predicted = kalman.xyah_to_xyxy(mean[:, :4])
-        else:
-            predicted = np.zeros((0, 4))
+        predicted = self._predict_all()
+        self._frame_index = frame_index
+        self._last_detect_index = frame_index
+        strong = [d for d in detections if d.score >= self.high_score]
+        weak = [d for d in detections if d.score < self.high_score]
 
-        matches: list[tuple[int, int]] = []
-        if tracks and detections:
-            cost = self.cost_matrix(predicted, detections)
-            rows, cols = linear_sum_assignment(cost)
-            matches = [(r, c) for r, c in zip(rows, cols) if cost[r, c] <= self.config.match_threshold]
-        matched_tracks = {r for r, _ in matches}
-        matched_dets = {c for _, c in matches}
+        # First pass: confident detections against every track (IoU + pose).
+        first = self._assign(self.cost_matrix(predicted, strong), self.config.match_threshold) \
+            if tracks and strong else []
+        matched_tracks = {r for r, _ in first}
+        matched_strong = {c for _, c in first}
+        # Second pass: weak detections against the tracks left, on IoU alone.
+        second: list[tuple[int, int]] = []
+        left = [i for i in range(len(tracks)) if i not in matched_tracks]
+        if left and weak:
+            iou = buffered_iou(predicted[left], self._buffers([tracks[i] for i in left]),
+                               np.stack([d.box_xyxy for d in weak]))
+            second = [(left[r], c) for r, c in self._assign(1.0 - iou, 1.0 - self.config.low_score_min_iou)]
+            matched_tracks |= {r for r, _ in second}
 
+        matches = [(r, strong[c], "detected") for r, c in first] + [(r, weak[c], "low-score") for r, c in second]
         if matches:
-            idx_t = np.array([r for r, _ in matches])
-            z = kalman.xyxy_to_xyah(np.stack([detections[c].box_xyxy for _, c in matches]))
+            idx_t = np.array([r for r, _, _ in matches])
+            z = kalman.xyxy_to_xyah(np.stack([d.box_xyxy for _, d, _ in matches]))
             mean, cov = kalman.update(np.stack([tracks[i].mean for i in idx_t]),
                                       np.stack([tracks[i].cov for i in idx_t]), z)
-            for (r, c), m, cv in zip(matches, mean, cov):
+            for (r, det, _), m, cv in zip(matches, mean, cov):
                 t = tracks[r]
                 t.mean, t.cov = m, cv
-                t.keypoints = detections[c].keypoints
-                t.box_xyxy = detections[c].box_xyxy
+                t.keypoints = det.keypoints
+                t.box_xyxy = det.box_xyxy
                 t.hits += 1
-                t.misses = 0
-                if t.hits >= self.config.min_hits:
+                t.last_match_index = frame_index
+                if self._confirms(t, frame_index):
                     t.confirmed = True
 
         step = TrackerStep()
         survivors: list[_Track] = []
         for i, t in enumerate(tracks):
             if i not in matched_tracks:
-                t.misses += 1
-                if not t.confirmed or t.misses > self.config.max_misses:
+                if not t.confirmed or frame_index - t.last_match_index > self.config.max_misses:
                     if t.confirmed:
                         step.ended_track_ids.append(t.track_id)
                     continue
             survivors.append(t)
 
-        for r, c in matches:
+        for r, det, evidence in sorted(matches, key=lambda m: m[0]):
             t = tracks[r]
             if t.confirmed:
-                step.observations.append(TrackObservation(self.camera_id, t.track_id, frame_index, t_s, detections[c]))
+                step.observations.append(TrackObservation(self.camera_id, t.track_id, frame_index, t_s, det, evidence))
 
-        for j, det in enumerate(detections):
-            if j in matched_dets:
+        for j, det in enumerate(strong):
+            if j in matched_strong:
                 continue
             m, cv = kalman.initiate(kalman.xyxy_to_xyah(det.box_xyxy[None]))
-            t = _Track(self._next_id, m[0], cv[0], det.keypoints, det.box_xyxy)
+            t = _Track(self._next_id, m[0], cv[0], det.keypoints, det.box_xyxy, frame_index, frame_index)
             self._next_id += 1
             if self.config.min_hits <= 1:
                 t.confirmed = True

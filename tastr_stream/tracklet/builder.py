@@ -1,7 +1,11 @@
 """Turn a camera's track observations into closed tracklets with sampled crops.
 
-A tracklet keeps a crop every ``crop_every_n_frames`` frames (3 = 0.1 s at 30 fps, as the paper
-samples), at most ``max_crops`` (60) sampled evenly over its whole duration. Memory stays bounded
+A tracklet keeps a crop at most every ``crop_every_n_frames`` frames (3 = 0.1 s at 30 fps, as the
+paper samples), only from observations a confident detection backs (never from a box the
+tracker predicted on a frame the detector skipped, nor from a weak detection kept by the
+second pass), at most ``max_crops`` (60) sampled evenly over its whole duration. Predicted
+observations after the last detected one are trimmed when the tracklet closes, so its end time
+is the last time someone was seen, not guessed. Memory stays bounded
 for arbitrarily long tracks: candidates are kept at a stride that doubles whenever the buffer
 holds twice the cap, then the final set is an even subsample. A tracklet closes when its track
 ends or reaches ``max_duration_s``; a long track then continues as a new tracklet.
@@ -28,6 +32,8 @@ class _Open:
     crops: list[tuple[float, np.ndarray]] = field(default_factory=list)
     seen_for_crop: int = 0   # observations that were crop candidates
     stride: int = 1          # keep every stride-th candidate
+    last_candidate_index: int | None = None  # frame index of the last crop candidate
+    last_detected: int = 0   # len(times_s) up to the last observation a detection backed
 
 
 def even_subsample(n: int, k: int) -> np.ndarray:
@@ -52,8 +58,11 @@ class TrackletBuilder:
         suffix = f".{o.segment}" if o.segment else ""
         return f"{self.camera_id}:{self.session}:{o.track_id}{suffix}"
 
-    def add(self, frame_bgr: np.ndarray, observations: list[TrackObservation], ended_track_ids: list[int]) -> list[Tracklet]:
-        """Record this frame's observations; return tracklets that closed on this frame."""
+    def add(self, frame_bgr: np.ndarray | None, observations: list[TrackObservation],
+            ended_track_ids: list[int]) -> list[Tracklet]:
+        """Record this frame's observations; return tracklets that closed on this frame.
+
+        ``frame_bgr`` may be None when no observation is ``"detected"`` (nothing to cut)."""
         cfg = self.config
         closed: list[Tracklet] = []
         for obs in observations:
@@ -67,7 +76,14 @@ class TrackletBuilder:
                 o = self._open[obs.track_id] = _Open(obs.track_id, o.segment + 1)
             o.times_s.append(obs.t_s)
             o.boxes.append(obs.detection.box_xyxy)
-            if obs.frame_index % cfg.crop_every_n_frames == 0:
+            if obs.evidence != "predicted":
+                o.last_detected = len(o.times_s)
+            if obs.evidence == "detected" and (o.last_candidate_index is None or
+                                               obs.frame_index - o.last_candidate_index >= cfg.crop_every_n_frames):
+                if frame_bgr is None:
+                    raise ValueError(f"track {obs.track_id} frame {obs.frame_index}: a detected observation "
+                                     f"needs the frame to cut its crop from")
+                o.last_candidate_index = obs.frame_index
                 if o.seen_for_crop % o.stride == 0:
                     crop = cut_crop(frame_bgr, obs.detection.box_xyxy, (cfg.crop_height, cfg.crop_width))
                     if crop is not None:
@@ -95,6 +111,7 @@ class TrackletBuilder:
         return len(self._open)
 
     def _close(self, o: _Open) -> Tracklet | None:
+        del o.times_s[o.last_detected:], o.boxes[o.last_detected:]   # trailing predictions
         if len(o.times_s) < self.config.min_frames or not o.crops:
             self.dropped_short += 1
             return None

@@ -47,13 +47,21 @@ class Detection:
 
 @dataclass(frozen=True)
 class TrackObservation:
-    """A tracked detection: which local track it belongs to at which frame time."""
+    """A tracked detection: which local track it belongs to at which frame time.
+
+    ``evidence`` says what the box rests on: ``"detected"`` (matched to a detection above the
+    detector's score threshold), ``"low-score"`` (kept alive by a weak detection, ByteTrack's
+    second pass: often a partly hidden person) or ``"predicted"`` (a frame the detector did not
+    run on; the box is the motion model's). Only ``"detected"`` boxes are good enough to cut a
+    Re-ID crop from.
+    """
 
     camera_id: str
     track_id: int
     frame_index: int
     t_s: float
     detection: Detection
+    evidence: str = "detected"
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,60 @@ def test_trackers_do_not_share_ids_state():
     for f in range(5):
         b.update([person(50, 40, 120)], f, f / 30)
     assert a.active_track_ids == [1] and b.active_track_ids == [1]
+
+
+def weak(d: Detection, score: float = 0.2) -> Detection:
+    return Detection(d.box_xyxy, d.keypoints, score)
+
+
+def test_predict_between_detections_carries_tracks_and_marks_the_boxes():
+    tr = PoseTracker("cam1", TrackConfig(min_hits=2))
+    obs = []
+    for f in range(30):
+        p = person(50 + 4 * f, 40, 120)
+        step = tr.update([p], f, f / 30) if f % 6 == 0 else tr.predict(f, f / 30)
+        obs += step.observations
+    assert {o.track_id for o in obs} == {1}
+    predicted = [o for o in obs if o.evidence == "predicted"]
+    detected = [o for o in obs if o.evidence == "detected"]
+    assert [o.frame_index for o in detected] == [6, 12, 18, 24]       # confirmed on the 2nd detection
+    assert len(predicted) == 4 * 5 and all(o.detection.score == 0.0 for o in predicted)
+    # The motion model has learned the walk: the last predicted box is near the true one.
+    last = max(predicted, key=lambda o: o.frame_index)
+    assert abs(last.detection.box_xyxy[0] - person(50 + 4 * last.frame_index, 40, 120).box_xyxy[0]) < 12
+
+
+def test_fast_walker_seen_every_sixth_frame_stays_one_track():
+    """Moving 3/4 of its width between two detections (a brisk walk at 5 Hz): the IoU buffer,
+    grown for the frames since the last match, still matches; without it the walker is lost."""
+    def track_ids(cfg):
+        tr = PoseTracker("cam1", cfg)
+        ids = set()
+        for f in range(90):
+            p = person(50 + 5 * f, 40, 100)
+            step = tr.update([p], f, f / 30) if f % 6 == 0 else tr.predict(f, f / 30)
+            ids |= {o.track_id for o in step.observations}
+        return ids
+
+    assert track_ids(TrackConfig()) == {1}
+    assert track_ids(TrackConfig(iou_buffer=0.0, match_threshold=0.7)) != {1}
+
+
+def test_second_pass_keeps_a_track_alive_through_weak_detections_only():
+    def run_with(high_score):
+        tr = PoseTracker("cam1", TrackConfig(max_misses=5), high_score=high_score)
+        frames = [[person(50 + 3 * f, 40, 120)] if f < 10 or f >= 30 else [weak(person(50 + 3 * f, 40, 120))]
+                  for f in range(40)]
+        return run(tr, frames)
+
+    obs, _ = run_with(high_score=0.35)
+    assert {o.track_id for o in obs} == {1}
+    assert {o.evidence for o in obs if 10 <= o.frame_index < 30} == {"low-score"}
+    obs, _ = run_with(high_score=0.95)      # everything is weak: nothing ever starts
+    assert obs == []
+
+
+def test_weak_detections_never_start_a_track():
+    tr = PoseTracker("cam1", TrackConfig(min_hits=1), high_score=0.35)
+    obs, ended = run(tr, [[weak(person(50, 40, 120))] for _ in range(10)])
+    assert obs == [] and ended == []

@@ -80,3 +80,34 @@ def test_crop_at_frame_edge_is_clipped():
     b.add(frame(0), [obs(1, 0, x=300.0)], [])
     (t,) = b.flush()
     assert len(t.crops_jpeg) == 1
+
+
+def test_crops_only_from_confident_detections_and_trailing_predictions_trimmed():
+    """Detection every 6th frame: boxes on every frame, crops only where a detection backs them,
+    and the tracklet ends at the last sighting, not at the motion model's last guess."""
+    b = TrackletBuilder("cam2", TrackletConfig(min_frames=5), session="s1")
+    for f in range(40):
+        evidence = "detected" if f % 6 == 0 else "predicted"
+        o = obs(3, f)
+        o = TrackObservation(o.camera_id, o.track_id, o.frame_index, o.t_s, o.detection, evidence)
+        b.add(frame(f) if evidence == "detected" else None, [o], [])
+    weak = TrackObservation("cam2", 3, 40, 40 / 30, obs(3, 40).detection, "low-score")
+    b.add(frame(40), [weak], [])
+    for f in range(41, 45):
+        o = obs(3, f)
+        b.add(None, [TrackObservation(o.camera_id, 3, f, f / 30, o.detection, "predicted")], [])
+    (t,) = b.add(None, [], [3])
+    np.testing.assert_allclose(t.crop_times_s, np.arange(0, 40, 6) / 30)   # never the weak one at 40
+    assert t.t_end_s == 40 / 30 and len(t.frame_times_s) == 41             # 41..44 were guesses
+    greens = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR)[:, :, 1].mean() for j in t.crops_jpeg]
+    assert np.allclose(greens, np.arange(0, 40, 6), atol=2)
+
+
+def test_a_detected_observation_without_its_frame_is_an_error():
+    b = TrackletBuilder("cam2", TrackletConfig(), session="s1")
+    try:
+        b.add(None, [obs(1, 0)], [])
+    except ValueError as e:
+        assert "needs the frame" in str(e)
+    else:
+        raise AssertionError("no error")
