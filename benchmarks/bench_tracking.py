@@ -82,10 +82,10 @@ def main() -> None:
         ("5 Hz, defaults", 5.0, True, defaults),
         ("every frame, no second pass", 0.0, False, defaults),
         ("5 Hz, no second pass", 5.0, False, defaults),
-        ("every frame, before (threshold 0.7, no buffer, one pass)", 0.0, False,
-         TrackConfig(match_threshold=0.7, iou_buffer=0.0)),
-        ("5 Hz, before (threshold 0.7, no buffer, one pass)", 5.0, False,
-         TrackConfig(match_threshold=0.7, iou_buffer=0.0)),
+        ("every frame, old settings (threshold 0.7, no buffer, max_misses 15, one pass)", 0.0, False,
+         TrackConfig(match_threshold=0.7, iou_buffer=0.0, max_misses=15)),
+        ("5 Hz, old settings (threshold 0.7, no buffer, max_misses 15, one pass)", 5.0, False,
+         TrackConfig(match_threshold=0.7, iou_buffer=0.0, max_misses=15)),
     ]
     print(f"# tracking at a detection schedule — {datetime.date.today()} — {platform.machine()} "
           f"{platform.processor() or ''} — command: .venv/bin/python benchmarks/bench_tracking.py "

@@ -61,9 +61,12 @@ def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoint
     return {
         "network": network,
         "endpoints": endpoints,
-        "ingest": {"detect": detect,
+        # Detection on every frame of the low-rate demo video, backing off to 2 Hz when a box
+        # this size falls behind (4 cameras, the associator and a training round on 2 cores),
+        # before any frame is dropped.
+        "ingest": {"detect": {**detect, "rate_hz": 0.0, "min_rate_hz": 2.0},
                    "tracklet": {"crop_every_n_frames": max(1, round(fps / 10)), "min_frames": 3},
-                   "track": {"min_hits": 2, "max_misses": max(3, fps // 2)},
+                   "track": {"min_hits": 2, "max_misses": max(3, fps)},
                    "embed": {"batch_size": 32}},
         "associator": {"store_dir": str(run_dir / "store"), "window": {"window_s": 3600.0},
                        "train_after_new_pairs": 10},
