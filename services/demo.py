@@ -64,7 +64,10 @@ def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoint
         # Detection on every frame of the low-rate demo video, backing off to 2 Hz when a box
         # this size falls behind (4 cameras, the associator and a training round on 2 cores),
         # before any frame is dropped.
+        # A decode queue of 4 s of video (small frames, kept undecoded to BGR until read) rides
+        # out a few seconds of CPU starvation on a shared box without dropping anything.
         "ingest": {"detect": {**detect, "rate_hz": 0.0, "min_rate_hz": 2.0},
+                   "decode": {"queue_frames": max(8, 4 * fps)},
                    "tracklet": {"crop_every_n_frames": max(1, round(fps / 10)), "min_frames": 3},
                    "track": {"min_hits": 2, "max_misses": max(3, fps)},
                    "embed": {"batch_size": 32}},
