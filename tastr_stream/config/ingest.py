@@ -29,6 +29,14 @@ class DetectConfig(Section):
     rate_hz: float = Field(default=0.0, ge=0, le=1000, description="detections per second of stream time; 0 = every frame")
     min_rate_hz: float = Field(default=1.0, gt=0, le=1000, description="floor of the back-off under overload")
     model_path: str = ".cache/models/yolo11n-pose.onnx"
+    # Several cameras in one ingest share one detector that runs their due frames as one batch:
+    # a model exported with a free batch axis ("" = model_path with "-batch" before ".onnx",
+    # which tools/setup_pose_model.sh makes), at most max_batch frames per session.run.
+    batch_model_path: str = ""
+    max_batch: int = Field(default=8, ge=1, le=64, description="frames per detector run (multi-camera ingest)")
+    # onnxruntime execution provider: "auto" takes CUDA when the installed onnxruntime offers it
+    # (onnxruntime-gpu on a GPU box) and CPU otherwise; "cuda" and "tensorrt" are required.
+    device: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
     input_width: int = Field(default=1280, ge=160, le=3840)
     input_height: int = Field(default=736, ge=96, le=2160)
     score_threshold: float = Field(default=0.35, ge=0, le=1)

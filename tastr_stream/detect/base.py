@@ -13,6 +13,7 @@ every backend is driven the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import cv2
@@ -73,12 +74,35 @@ class DownscaledDetector:
         self.max_height = int(max_height)
 
     def detect(self, image_bgr: np.ndarray, *, frame_index: int | None = None) -> list[Detection]:
+        small, size = self._shrink(image_bgr)
+        return self._map_back(self.inner.detect(small, frame_index=frame_index), size, small)
+
+    def detect_batch(self, images: Sequence[np.ndarray], *, frame_indices: Sequence[int | None] | None = None,
+                     camera_ids: Sequence[str] | None = None) -> list[list[Detection]]:
+        """``detect`` of each frame; one batched call when ``inner`` has ``detect_batch``."""
+        indices = list(frame_indices) if frame_indices is not None else [None] * len(images)
+        shrunk = [self._shrink(img) for img in images]
+        smalls = [small for small, _ in shrunk]
+        if hasattr(self.inner, "detect_batch"):
+            found = self.inner.detect_batch(smalls, frame_indices=indices, camera_ids=camera_ids)
+        else:
+            found = [self.inner.detect(small, frame_index=i) for small, i in zip(smalls, indices)]
+        return [self._map_back(dets, size, small) for dets, (small, size) in zip(found, shrunk)]
+
+    def _shrink(self, image_bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """(the frame fitted inside the detector's size, the original (width, height))."""
         height, width = check_image(image_bgr)
         new_w, new_h, _ = fit_size(width, height, self.max_width, self.max_height)
         if (new_w, new_h) == (width, height):
-            return self.inner.detect(image_bgr, frame_index=frame_index)
-        small = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        dets = self.inner.detect(small, frame_index=frame_index)
+            return image_bgr, (width, height)
+        return cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_AREA), (width, height)
+
+    @staticmethod
+    def _map_back(dets: list[Detection], size: tuple[int, int], small: np.ndarray) -> list[Detection]:
+        width, height = size
+        new_h, new_w = small.shape[:2]
+        if (new_w, new_h) == (width, height):
+            return dets
         # Map with the exact per-axis ratio of the two pixel grids, not the rounded scale.
         sx, sy = width / new_w, height / new_h
         out = []

@@ -3,17 +3,27 @@
 Learned backends run on a copy of the frame downscaled to fit ``input_width`` x ``input_height``
 (the letterbox target) and answer in full-resolution pixels. The oracle reads ground truth of one
 camera of a synthetic world and answers in the world's pixels directly.
+
+:func:`make_batch_detector` builds the one detector a multi-camera ingest shares: the YOLO model
+with a free batch axis (``detect.batch_model_path``), or, for the oracle, one ground-truth reader
+per camera behind the same batch interface.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..config.ingest import DetectConfig
 from ..errors import ConfigError
 from .base import DownscaledDetector, PoseDetector
+from .batch import BatchDetector, CameraDetectors
 from .oracle import OracleDetector, OracleOptions
+from .providers import pick_providers
+
+log = logging.getLogger(__name__)
 
 
 def oracle_options(cfg: DetectConfig) -> OracleOptions:
@@ -45,16 +55,7 @@ def make_detector(
     ``cfg.model_path`` is resolved against ``root``.
     """
     if cfg.backend == "yolo-pose":
-        from .yolo_pose import YoloPoseDetector
-
-        model_path = Path(cfg.model_path)
-        if not model_path.is_absolute():
-            model_path = Path(root) / model_path
-        inner = YoloPoseDetector(
-            model_path, input_width=cfg.input_width, input_height=cfg.input_height,
-            score_threshold=min(cfg.low_score_threshold, cfg.score_threshold), nms_iou=cfg.nms_iou,
-            min_keypoint_score=cfg.min_keypoint_score, intra_op_threads=intra_op_threads)
-        return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
+        return _yolo(cfg, _resolve(cfg.model_path, root), intra_op_threads, max_batch=1)
     if cfg.backend == "hog":
         from .hog import HogPeopleDetector
 
@@ -68,3 +69,56 @@ def make_detector(
         return OracleDetector(world.gt_frames(camera_id), oracle_options(cfg))
     raise ConfigError(f"detect.backend={cfg.backend!r}: expected 'yolo-pose', 'hog' or 'oracle'")
 
+
+
+def _resolve(path: str, root: str | Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else Path(root) / p
+
+
+def batch_model_path(cfg: DetectConfig, root: str | Path = ".") -> Path:
+    """``detect.batch_model_path``, or ``model_path`` with ``-batch`` before ``.onnx``."""
+    if cfg.batch_model_path:
+        return _resolve(cfg.batch_model_path, root)
+    model = _resolve(cfg.model_path, root)
+    return model.with_name(f"{model.stem}-batch{model.suffix}")
+
+
+def _yolo(cfg: DetectConfig, model_path: Path, intra_op_threads: int, max_batch: int) -> DownscaledDetector:
+    from .yolo_pose import YoloPoseDetector
+
+    providers = pick_providers(cfg.device, model_path=model_path, max_batch=max_batch,
+                               input_shape=(3, cfg.input_height, cfg.input_width))
+    inner = YoloPoseDetector(
+        model_path, input_width=cfg.input_width, input_height=cfg.input_height,
+        score_threshold=min(cfg.low_score_threshold, cfg.score_threshold), nms_iou=cfg.nms_iou,
+        min_keypoint_score=cfg.min_keypoint_score, intra_op_threads=intra_op_threads,
+        providers=providers, max_batch=max_batch)
+    return DownscaledDetector(inner, cfg.input_width, cfg.input_height)
+
+
+def make_batch_detector(
+    cfg: DetectConfig,
+    camera_ids: Sequence[str],
+    *,
+    world: Any = None,
+    intra_op_threads: int = 0,
+    root: str | Path = ".",
+) -> BatchDetector:
+    """The one detector several cameras share (see the module doc).
+
+    Without a batch model on disk the single-frame model still serves every camera from one
+    session, frame by frame (logged once): the model is paid once, only the batching is lost.
+    """
+    if not camera_ids:
+        raise ConfigError("make_batch_detector: no camera ids")
+    if cfg.backend == "yolo-pose":
+        path = batch_model_path(cfg, root)
+        if not path.is_file():
+            log.warning("no pose model with a free batch axis; one session detects frame by frame",
+                        extra={"kv": {"missing": str(path), "hint": "run ./run setup-pose"}})
+            return _yolo(cfg, _resolve(cfg.model_path, root), intra_op_threads, max_batch=1)
+        return _yolo(cfg, path, intra_op_threads, max_batch=cfg.max_batch)
+    if cfg.backend == "hog":
+        return make_detector(cfg)   # DownscaledDetector: detect_batch runs HOG frame by frame
+    return CameraDetectors({cam: make_detector(cfg, world=world, camera_id=cam) for cam in camera_ids})
