@@ -10,7 +10,6 @@ built from damaged data would feed false detections to the tracker; a gap in tim
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -19,6 +18,7 @@ from fractions import Fraction
 
 import av
 import av.error
+import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -125,15 +125,68 @@ class BgrConverter:
 
     def __init__(self) -> None:
         self._reformatter = VideoReformatter()
+        self._small: VideoReformatter | None = None
         self._lock = threading.Lock()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         with self._lock:
             return self._reformatter.reformat(frame, format="bgr24").to_ndarray()
 
-    def later(self, frame: av.VideoFrame) -> Callable[[], np.ndarray]:
-        """A callable converting ``frame`` when first called: the ``image`` of a lazy ``Frame``."""
-        return functools.partial(self, frame)
+    def later(self, frame: av.VideoFrame) -> LazyPicture:
+        """``frame`` not yet converted: the ``image`` of a lazy ``Frame``."""
+        return LazyPicture(frame, self)
+
+    def resized(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        """BGR at ``width`` x ``height``, scaled by swscale straight from the decoded planes
+        (area averaging): a 4K frame to 640x360 costs a quarter of a full conversion + resize."""
+        with self._lock:
+            if self._small is None:
+                self._small = VideoReformatter()
+            return self._small.reformat(frame, format="bgr24", width=int(width), height=int(height),
+                                        interpolation="AREA").to_ndarray()
+
+
+class LazyPicture:
+    """A decoded picture that converts only what a consumer asks for: the whole frame
+    (``__call__``), a downscaled copy for the detector (``resized``) or a full-resolution
+    rectangle for a Re-ID crop (``region``, converted from the planar YUV of that rectangle
+    only, so crops of a 4K frame never pay for the other 95 % of its pixels)."""
+
+    __slots__ = ("frame", "converter")
+
+    def __init__(self, frame: av.VideoFrame, converter: BgrConverter) -> None:
+        self.frame, self.converter = frame, converter
+
+    def __call__(self) -> np.ndarray:
+        return self.converter(self.frame)
+
+    def resized(self, width: int, height: int) -> np.ndarray:
+        return self.converter.resized(self.frame, width, height)
+
+    def region(self, x1: int, y1: int, x2: int, y2: int) -> np.ndarray | None:
+        """BGR pixels [y1:y2, x1:x2] of a yuv420p picture; None for other pixel formats (the
+        caller converts the whole frame then). Edges are widened to even coordinates (chroma is
+        sampled per 2x2 block), then the exact rectangle is cut."""
+        f = self.frame
+        if f.format.name != "yuv420p":
+            return None
+        w, h = f.width, f.height
+        ex1, ey1 = x1 & ~1, y1 & ~1
+        ex2, ey2 = min(w, (x2 + 1) & ~1), min(h, (y2 + 1) & ~1)
+        if ex2 - ex1 < 2 or ey2 - ey1 < 2 or (ex2 - ex1) % 2 or (ey2 - ey1) % 2:
+            return None
+        y = _plane(f, 0, h)[ey1:ey2, ex1:ex2]
+        u = _plane(f, 1, h // 2)[ey1 // 2:ey2 // 2, ex1 // 2:ex2 // 2]
+        v = _plane(f, 2, h // 2)[ey1 // 2:ey2 // 2, ex1 // 2:ex2 // 2]
+        i420 = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape((ey2 - ey1) * 3 // 2, ex2 - ex1)
+        bgr = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+        return bgr[y1 - ey1:y2 - ey1, x1 - ex1:x2 - ex1]
+
+
+def _plane(frame: av.VideoFrame, index: int, rows: int) -> np.ndarray:
+    """One plane of ``frame`` as a (rows, line_size) uint8 view (no copy)."""
+    plane = frame.planes[index]
+    return np.frombuffer(plane, np.uint8).reshape(rows, plane.line_size)
 
 
 def time_base_of(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> Fraction | None:

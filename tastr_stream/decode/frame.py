@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ..errors import StreamError
@@ -57,6 +58,27 @@ class Frame:
             self._image = self._checked(self._convert())
             self._convert = None  # releases the decoder's picture
         return self._image
+
+    def resized(self, width: int, height: int) -> np.ndarray:
+        """The frame in BGR at ``width`` x ``height`` (area averaging), e.g. the detector's copy.
+        An unconverted decoded frame is scaled straight from its planes; the full-size BGR is
+        not made for it."""
+        if self._image is None and hasattr(self._convert, "resized"):
+            small = self._convert.resized(width, height)
+            if isinstance(small, np.ndarray) and small.shape == (height, width, 3) and small.dtype == np.uint8:
+                return small
+        return cv2.resize(self.image, (int(width), int(height)), interpolation=cv2.INTER_AREA)
+
+    def region(self, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+        """Full-resolution BGR pixels [y1:y2, x1:x2] (clipped to the frame), e.g. a Re-ID crop.
+        An unconverted decoded frame converts only that rectangle when it can."""
+        x1, y1 = max(0, int(x1)), max(0, int(y1))
+        x2, y2 = min(self.width, int(x2)), min(self.height, int(y2))
+        if self._image is None and hasattr(self._convert, "region") and x2 > x1 and y2 > y1:
+            part = self._convert.region(x1, y1, x2, y2)
+            if isinstance(part, np.ndarray) and part.shape == (y2 - y1, x2 - x1, 3):
+                return part
+        return self.image[y1:y2, x1:x2]
 
     def _checked(self, img: np.ndarray) -> np.ndarray:
         if (not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3

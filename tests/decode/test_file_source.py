@@ -108,3 +108,25 @@ def test_decode_time_is_reported_per_packet(mp4_clip):
     src.stats.on_decode = seen.append
     n = sum(1 for _ in src.frames())
     assert len(seen) >= n and all(s >= 0 for s in seen)
+
+
+def test_region_and_resized_match_the_full_conversion_without_making_it(mp4_clip):
+    """The detector's downscaled copy and a crop's rectangle come straight from the decoded planes
+    (the full 4K BGR is never made for them) and agree with cutting/resizing the full frame."""
+    import cv2
+
+    lazy = list(FileSource(mp4_clip, "cam1").frames())
+    eager = list(FileSource(mp4_clip, "cam1").frames())
+    for i in (0, 31):
+        part = lazy[i].region(33, 17, 161, 205)        # odd edges: widened to even, cut exactly
+        small = lazy[i].resized(160, 120)
+        assert not lazy[i].converted
+        full = eager[i].image
+        assert part.shape == (188, 128, 3)
+        assert np.abs(part.astype(int) - full[17:205, 33:161].astype(int)).mean() < 2.0
+        ref = cv2.resize(full, (160, 120), interpolation=cv2.INTER_AREA)
+        assert small.shape == (120, 160, 3)
+        assert np.abs(small.astype(int) - ref.astype(int)).mean() < 3.0
+    # Clipped to the frame; an already converted frame is sliced.
+    assert lazy[5].region(-10, -10, 20, 30).shape == (30, 20, 3)
+    assert eager[0].region(300, 200, 400, 300).shape == (40, 20, 3)
