@@ -5,6 +5,10 @@ time, backing off when the decode queue fills); on the others the tracker predic
 looks at the pixels, so those frames are never even converted to BGR (``Frame.image`` is lazy).
 Detection, tracking and tracklet building run on the caller's thread, frame by frame; Re-ID
 embedding runs on the :class:`BackgroundExtractor`'s thread so a slow model never stalls decode.
+Several cameras sharing one detector (``pipeline.multi_ingest``) split ``process`` in two:
+``needs_detection(frame)`` asks the schedule, the caller detects the due frames of all cameras
+in one batch, and ``advance(frame, detections)`` tracks and builds (``None``: predict only).
+``process`` is exactly those two steps with this pipeline's own detector in between.
 A closed tracklet is handed to the extractor; when its embedding is ready the finished
 tracklet (with the model version that made it) goes to ``publish``, which in the daemon puts it
 in the disk spool of the reliable sender.
@@ -23,11 +27,12 @@ from ..config.ingest import IngestConfig
 from ..decode.frame import Frame
 from ..detect.base import PoseDetector
 from ..detect.schedule import DetectionSchedule
+from ..errors import StreamError
 from ..serve.metrics import IngestMetrics
 from ..track import PoseTracker
 from ..tracklet.builder import TrackletBuilder
 from ..tracklet.extractor import BackgroundExtractor, EmbedResult
-from ..wire.records import Tracklet
+from ..wire.records import Detection, Tracklet
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,7 @@ class IngestPipeline:
         self.frames = 0
         self.detected_frames = 0
         self._backoffs_exported = 0
+        self._due_index: int | None = None   # the frame needs_detection said is due, until advanced
         self._first_t_s: float | None = None
         self._last_t_s: float | None = None
         self.published = 0
@@ -63,24 +69,47 @@ class IngestPipeline:
         off under overload; None (files read with back-pressure) keeps the configured rate, which
         makes a file's output the same on every run.
         """
+        due = self.needs_detection(frame, backlog)
+        t0 = time.perf_counter()
+        detections = self.detector.detect(frame.image, frame_index=frame.index) if due else None
+        return self.advance(frame, detections, detect_s=time.perf_counter() - t0)
+
+    def needs_detection(self, frame: Frame, backlog: float | None = None) -> bool:
+        """Whether the schedule wants ``frame`` detected (``backlog`` as for ``process``).
+
+        Call once per frame, in order, each followed by ``advance`` for the same frame.
+        """
         if backlog is not None:
             self.schedule.note_backlog(backlog)
-        t0 = time.perf_counter()
-        if self.schedule.due(frame.t_s):
-            detections = self.detector.detect(frame.image, frame_index=frame.index)
-            t1 = time.perf_counter()
+        due = self.schedule.due(frame.t_s)
+        self._due_index = frame.index if due else None
+        return due
+
+    def advance(self, frame: Frame, detections: list[Detection] | None,
+                detect_s: float = 0.0) -> list[Tracklet]:
+        """Track and build one frame: with its detections when it was due, else predict only.
+
+        ``detect_s`` is the detector's time for this frame (the whole batch's, in a shared
+        batch: the latency the frame saw). Returns the tracklets that closed (pre-embedding).
+        """
+        if (detections is not None) != (self._due_index == frame.index):
+            raise StreamError(f"camera {self.camera_id!r} frame {frame.index}: detections "
+                              f"{'given' if detections is not None else 'missing'} but the schedule "
+                              f"{'did not ask for' if detections is not None else 'asked for'} them")
+        self._due_index = None
+        t1 = time.perf_counter()
+        if detections is not None:
             step = self.tracker.update(detections, frame.index, frame.t_s)
             closed = self.builder.add(frame.image, step.observations, step.ended_track_ids)
             self.detected_frames += 1
             if self.metrics:
-                self.metrics.detect_seconds.observe(t1 - t0)
+                self.metrics.detect_seconds.observe(detect_s)
                 self.metrics.detections.inc(len(detections))
                 self.metrics.frames_detected.inc()
                 if self.schedule.backoffs > self._backoffs_exported:
                     self.metrics.detect_backoffs.inc(self.schedule.backoffs - self._backoffs_exported)
                     self._backoffs_exported = self.schedule.backoffs
         else:
-            t1 = t0
             step = self.tracker.predict(frame.index, frame.t_s)
             closed = self.builder.add(None, step.observations, step.ended_track_ids)
         t2 = time.perf_counter()
