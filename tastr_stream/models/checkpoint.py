@@ -11,9 +11,14 @@ File layout::
 
     MAGIC (11 bytes) | header length (uint32 LE) | header JSON (utf-8) | payload
 
-The header holds ``format``, ``version``, ``backbone``, ``emb_dim``, ``created`` (ISO-8601 UTC),
+The header holds ``format``, ``version``, ``backbone`` (the architecture name: trunk, optionally
+``+partcolour``), ``emb_dim``, ``architecture`` (the model's ``spec()``: head, stripes, colour
+bins, weights... whatever fixes the computation beyond the weights), ``created`` (ISO-8601 UTC),
 ``created_unix_s``, the caller's ``meta`` keys (e.g. ``config``), ``payload_bytes`` and
-``payload_sha256``. The payload is ``torch.save(state_dict)``, read back with
+``payload_sha256``. A file without ``architecture`` (written before it existed) loads as the
+architecture its ``backbone`` names; one whose ``architecture`` differs from what this code builds
+for that name is refused, so a head whose constants changed can never load weights made for
+the old constants. The payload is ``torch.save(state_dict)``, read back with
 ``weights_only=True`` so a checkpoint can never run code.
 """
 
@@ -36,7 +41,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ..wire.records import WeightsAnnouncement
-from .backbones import ReIDNet, build_reid_model
+from .backbones import build_reid_model
 from .packaged import load_into
 
 log = logging.getLogger(__name__)
@@ -44,8 +49,8 @@ log = logging.getLogger(__name__)
 MAGIC = b"TASTR-CKPT\n"
 FORMAT = 1
 MAX_HEADER_BYTES = 1 << 20
-RESERVED_KEYS = frozenset({"format", "version", "backbone", "emb_dim", "created", "created_unix_s",
-                           "payload_bytes", "payload_sha256"})
+RESERVED_KEYS = frozenset({"format", "version", "backbone", "emb_dim", "architecture", "created",
+                           "created_unix_s", "payload_bytes", "payload_sha256"})
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -68,8 +73,8 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, version: int,
                     meta: dict[str, Any] | None = None) -> str:
     """Write ``model``'s weights to ``path`` atomically; return the sha256 of the file.
 
-    ``model`` needs ``backbone_name`` and ``emb_dim`` attributes (a ReIDNet). ``meta`` must be
-    JSON-serialisable and may not use the reserved header keys.
+    ``model`` needs ``backbone_name`` and ``emb_dim`` attributes and a ``spec()`` (a ReIDNet or a
+    PartColourNet). ``meta`` must be JSON-serialisable and may not use the reserved header keys.
     """
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise ModelError(f"checkpoint version must be an int >= 0, got {version!r}")
@@ -81,12 +86,15 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, version: int,
     emb_dim = getattr(model, "emb_dim", None)
     if not isinstance(backbone, str) or not isinstance(emb_dim, int):
         raise ModelError(f"model must carry backbone_name/emb_dim, got {backbone!r}/{emb_dim!r}")
+    spec = model.spec() if callable(getattr(model, "spec", None)) else None
+    if not isinstance(spec, dict):
+        raise ModelError(f"model {type(model).__name__} has no spec() describing its architecture")
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
     payload = buf.getvalue()
     now_s = time.time()
     header = {"format": FORMAT, "version": version, "backbone": backbone, "emb_dim": emb_dim,
-              "created": dt.datetime.fromtimestamp(now_s, dt.timezone.utc).isoformat(),
+              "architecture": spec, "created": dt.datetime.fromtimestamp(now_s, dt.timezone.utc).isoformat(),
               "created_unix_s": now_s, **meta, "payload_bytes": len(payload),
               "payload_sha256": hashlib.sha256(payload).hexdigest()}
     try:
@@ -169,18 +177,25 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None,
 
 def model_from_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None, *,
                           backbone: str | None = None, emb_dim: int | None = None
-                          ) -> tuple[ReIDNet, dict[str, Any]]:
+                          ) -> tuple[nn.Module, dict[str, Any]]:
     """Build the architecture the header names and load the verified weights into it (CPU, eval)."""
     state, header = load_checkpoint(path, expected_sha256, backbone=backbone, emb_dim=emb_dim)
-    model = build_reid_model(str(header.get("backbone")), header.get("emb_dim"), pretrained=False)
+    try:
+        model = build_reid_model(str(header.get("backbone")), header.get("emb_dim"), pretrained=False)
+    except ModelError as exc:
+        raise ModelError(f"checkpoint {path}: {exc}") from exc
     load_into(model, state, f"checkpoint {path}")
+    recorded = header.get("architecture")      # tensors fit; do the constants around them match too?
+    if recorded is not None and json.loads(json.dumps(model.spec())) != recorded:
+        raise ModelError(f"checkpoint {path}: architecture {recorded!r} is not what this code builds for "
+                         f"backbone {header.get('backbone')!r}: {model.spec()!r}")
     return model.eval(), header
 
 
 INITIAL_MODEL_SEED = 0
 
 
-def initial_model(backbone: str, emb_dim: int, weights_path: str = "") -> tuple[ReIDNet, int]:
+def initial_model(backbone: str, emb_dim: int, weights_path: str = "") -> tuple[nn.Module, int]:
     """The model a process starts serving, and its version.
 
     ``weights_path`` set: a tastr checkpoint, verified, which must match ``backbone`` and
