@@ -6,9 +6,11 @@ from .ingest import IngestConfig
 from .loader import config_from_dict, load_config
 from .network import Camera, Network, Path
 from .root import AppConfig
+from .security import Curve, SecurityConfig, load_token
 from .trainer import TrainerConfig
 
 __all__ = [
-    "AppConfig", "Association", "AssociatorConfig", "Camera", "Endpoints", "IngestConfig",
-    "Network", "Path", "StrPrior", "TrainerConfig", "Window", "config_from_dict", "load_config",
+    "AppConfig", "Association", "AssociatorConfig", "Camera", "Curve", "Endpoints", "IngestConfig",
+    "Network", "Path", "SecurityConfig", "StrPrior", "TrainerConfig", "Window", "config_from_dict",
+    "load_config", "load_token",
 ]

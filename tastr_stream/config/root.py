@@ -9,6 +9,7 @@ from .base import Section
 from .endpoints import Endpoints
 from .ingest import IngestConfig
 from .network import Network
+from .security import SecurityConfig
 from .trainer import TrainerConfig
 
 
@@ -18,6 +19,7 @@ class AppConfig(Section):
     ingest: IngestConfig = IngestConfig()
     associator: AssociatorConfig = AssociatorConfig()
     trainer: TrainerConfig = TrainerConfig()
+    security: SecurityConfig = SecurityConfig()
 
     @model_validator(mode="after")
     def _embedding_dims_agree(self) -> "AppConfig":

@@ -18,17 +18,26 @@ exist (an unknown tracklet, identity or path), 400 for a malformed request.
   DELETE /api/identity/<identity_id>         forget that person everywhere (also
   POST /api/identity/<identity_id>/forget    as POST, for clients without DELETE);
                                              JSON with what was removed per kind
+
+With a shared token (``security.token_file``) every ``/api/`` request must carry it, as
+``Authorization: Bearer <token>`` or as the ``tastr_token`` cookie (what the web page sets once
+its user typed the token; images cannot send headers); otherwise 401 with a JSON error. The page's
+static files carry no data and need no token. Bound beyond loopback, a token is required: the
+server refuses to start without one.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
+from ..config.security import require_token_beyond_loopback
 from ..errors import ConfigError
 from .lookup import LookupService
 
@@ -40,6 +49,27 @@ MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 NOT_FOUND = ("unknown", "no tracklet", "not in the")
 # () -> {"a-b": {"configured_s", "mean_s", "std_s", "source", "samples"}}: the transfer times in use now.
 TransferView = Callable[[], dict[str, dict[str, Any]]]
+TOKEN_COOKIE = "tastr_token"
+
+
+def _given_tokens(headers) -> list[str]:
+    """The tokens a request offers: its Bearer header and its ``tastr_token`` cookie."""
+    out = []
+    auth = headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        out.append(auth[7:].strip())
+    try:
+        morsel = SimpleCookie(headers.get("Cookie", "")).get(TOKEN_COOKIE)
+    except CookieError:
+        morsel = None
+    if morsel is not None:
+        out.append(unquote(morsel.value))
+    return out
+
+
+def _token_ok(expected: str, headers) -> bool:
+    # Every offer is compared, each in constant time.
+    return any([hmac.compare_digest(g.encode("utf-8", "replace"), expected.encode()) for g in _given_tokens(headers)])
 
 
 def _thumbnail_url(tracklet_id: str) -> str:
@@ -80,7 +110,8 @@ def _network_now(network: dict[str, Any], transfer_view: TransferView | None) ->
 
 def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None],
                   pages: dict[str, tuple[str, bytes]], network: dict[str, Any] | None,
-                  transfer_view: TransferView | None, connection_timeout_s: float = CONNECTION_TIMEOUT_S):
+                  transfer_view: TransferView | None, connection_timeout_s: float = CONNECTION_TIMEOUT_S,
+                  token: str | None = None, on_unauthorized: Callable[[], None] | None = None):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tastr-stream"
         # An unparsable request line is answered as HTTP/1.0 (status line and headers), not 0.9.
@@ -117,12 +148,34 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
             self.end_headers()
             self.wfile.write(body)
 
+        def _authorized(self) -> bool:
+            """True for the page's static files and for ``/api/`` requests with the token; else
+            answers 401 (and closes: an unread upload body is not waited for)."""
+            if token is None or not urlparse(self.path).path.startswith("/api/") or _token_ok(token, self.headers):
+                return True
+            if on_unauthorized is not None:
+                on_unauthorized()
+            self.close_connection = True
+            body = json.dumps({"ok": False, "status": 401, "error": "unauthorized: this API needs the shared token "
+                               "(Authorization: Bearer <token>, or the tastr_token cookie)"}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("WWW-Authenticate", 'Bearer realm="tastr-stream"')
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            return False
+
         def _json(self, reply: dict) -> None:
             error = str(reply.get("error", ""))
             code = 200 if reply.get("ok", True) else (404 if any(w in error for w in NOT_FOUND) else 400)
             self._send(code, json.dumps(_jsonable(reply)).encode(), "application/json")
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if not self._authorized():
+                return None
             url = urlparse(self.path)
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             query = parse_qs(url.query)
@@ -176,12 +229,16 @@ def _make_handler(lookup: LookupService, thumbnail: Callable[[str], bytes | None
                 self.rfile.read(int(length))
 
         def do_DELETE(self) -> None:  # noqa: N802
+            if not self._authorized():
+                return None
             route = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/")]
             if len(route) == 3 and route[0] == "api":
                 return self._forget(route[1:])
             return self._json({"ok": False, "error": f"unknown path {urlparse(self.path).path}"})
 
         def do_POST(self) -> None:  # noqa: N802
+            if not self._authorized():
+                return None
             url = urlparse(self.path)
             route = [unquote(p) for p in url.path.strip("/").split("/")]
             if len(route) == 4 and route[0] == "api" and route[3] == "forget":
@@ -202,16 +259,22 @@ class HttpApi:
     def __init__(self, lookup: LookupService, thumbnail: Callable[[str], bytes | None], host: str = "127.0.0.1",
                  port: int = 0, pages: dict[str, tuple[str, bytes]] | None = None,
                  network: dict[str, Any] | None = None, transfer_view: TransferView | None = None,
-                 connection_timeout_s: float = CONNECTION_TIMEOUT_S):
+                 connection_timeout_s: float = CONNECTION_TIMEOUT_S, token: str | None = None,
+                 on_unauthorized: Callable[[], None] | None = None):
         """``pages``: static ``{url_path: (content_type, body)}`` (the web page); ``network``: the
         JSON-able camera graph served at ``/api/network`` (see :func:`.web.network_view`);
         ``transfer_view``: the transfer times in use now, added to each pair of that graph.
 
         Requests are answered on the server's own threads: ``lookup`` and ``transfer_view`` must be
-        safe to call while the daemon's loop runs (store reads are; the window needs a lock)."""
+        safe to call while the daemon's loop runs (store reads are; the window needs a lock).
+
+        ``token``: the shared secret every ``/api/`` request must carry (required when ``host`` is
+        beyond loopback: ConfigError otherwise); ``on_unauthorized`` counts refused requests."""
+        require_token_beyond_loopback("endpoints.http_host", host, token)
         try:
             self.server = ThreadingHTTPServer((host, port), _make_handler(lookup, thumbnail, pages or {}, network,
-                                                                          transfer_view, connection_timeout_s))
+                                                                          transfer_view, connection_timeout_s,
+                                                                          token, on_unauthorized))
         except OSError as exc:        # port in use, host that does not resolve or is not this machine's
             raise ConfigError(f"endpoints.http_host/http_port {host}:{port}: {exc.strerror or exc}") from exc
         self.server.daemon_threads = True

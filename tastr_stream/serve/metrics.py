@@ -95,6 +95,7 @@ class AssociatorMetrics:
         self.transfer_mean = Gauge("tastr_assoc_transfer_mean_seconds", "Transfer time each camera pair uses now", ["pair", "source"], registry=r)
         self.quarantined = Counter("tastr_assoc_quarantined_total", "Stored tracklets set aside because the window cannot use them (where: restore, swap)", ["where"], registry=r)
         self.forgotten = Counter("tastr_assoc_forgotten_total", "Rows and files removed by forget requests, by kind", ["kind"], registry=r)
+        self.lookups_unauthorized = Counter("tastr_assoc_lookups_unauthorized_total", "Lookups refused for a missing or wrong token, by front end (http, zmq)", ["front"], registry=r)
 
 
 class TrainerMetrics:

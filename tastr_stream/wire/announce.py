@@ -11,15 +11,18 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode, encode
+from .curve import CurveClient, CurveServer
 from .records import WeightsAnnouncement
 from .sockets import bind, drain
 
 
 class AnnouncementPublisher:
-    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, curve: CurveServer | None = None):
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.PUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.latest: WeightsAnnouncement | None = None
@@ -36,10 +39,12 @@ class AnnouncementPublisher:
 
 
 class AnnouncementSubscriber:
-    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, curve: CurveClient | None = None):
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.sock.connect(endpoint)
         self.rejected = 0

@@ -34,6 +34,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from ..errors import WireError
 from .codec import decode
+from .curve import CurveClient, CurveServer
 from .sockets import bind, drain
 from .spool import DiskSpool
 
@@ -64,8 +65,9 @@ class ReliableSender:
 
     def __init__(self, endpoint: str, spool: DiskSpool, *, max_in_flight: int = 32, ack_timeout_s: float = 5.0,
                  max_backoff_s: float = 60.0, context: zmq.Context | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        """``clock`` decides when a resend is due (tests pass a manual one: no sleeping)."""
+                 clock: Callable[[], float] = time.monotonic, curve: CurveClient | None = None):
+        """``clock`` decides when a resend is due (tests pass a manual one: no sleeping);
+        ``curve``: this box's CURVE client keys when ``security.curve`` is on."""
         if not (max_in_flight >= 1 and ack_timeout_s > 0 and max_backoff_s >= ack_timeout_s):
             raise WireError(f"sender: need max_in_flight >= 1, ack_timeout_s > 0, max_backoff_s >= ack_timeout_s; got "
                             f"{max_in_flight}, {ack_timeout_s}, {max_backoff_s}")
@@ -76,6 +78,7 @@ class ReliableSender:
         self.max_backoff_s = max_backoff_s
         self.stats = SenderStats()
         self._clock = clock
+        self._curve = curve
         self._ctx = context or zmq.Context.instance()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -112,6 +115,8 @@ class ReliableSender:
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         sock.setsockopt(zmq.SNDHWM, self.max_in_flight * 2)
         sock.setsockopt(zmq.IMMEDIATE, 1)          # nothing queues while no connection is up
+        if self._curve is not None:
+            self._curve.apply(sock)
         monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED)
         sock.connect(self.endpoint)
         poller = zmq.Poller()
@@ -208,11 +213,13 @@ class Incoming:
 class TrackletReceiver:
     """The associator's side: bind, receive, decode, and acknowledge after the caller has stored."""
 
-    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, curve: CurveServer | None = None):
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
+        if curve is not None:
+            curve.apply(self.sock)
         bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
 

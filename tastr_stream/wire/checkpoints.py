@@ -31,6 +31,7 @@ import msgpack
 import zmq
 
 from ..errors import WireError
+from .curve import CurveClient, CurveServer
 from .records import WeightsAnnouncement
 from .sockets import drain
 
@@ -65,7 +66,7 @@ class CheckpointServer:
     """Serves ``<checkpoint_dir>/reid-v<version>.ckpt`` in chunks; call ``serve`` from a poll loop."""
 
     def __init__(self, endpoint: str, checkpoint_dir: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, curve: CurveServer | None = None):
         if not isinstance(chunk_bytes, int) or not 1 <= chunk_bytes <= 64 * 1024**2:
             raise WireError(f"chunk_bytes must be an int in [1, 64 MiB], got {chunk_bytes!r}")
         self.root = Path(checkpoint_dir)
@@ -73,6 +74,8 @@ class CheckpointServer:
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         try:
             self.sock.bind(endpoint)
         except zmq.ZMQError as exc:
@@ -162,7 +165,8 @@ def cached_name(version: int, sha256: str) -> str:
 
 
 def fetch_checkpoint(endpoint: str, version: int, sha256: str, dest_dir: str | os.PathLike,
-                     timeout_s: float = 10.0, context: zmq.Context | None = None) -> Path:
+                     timeout_s: float = 10.0, context: zmq.Context | None = None,
+                     curve: CurveClient | None = None) -> Path:
     """Download checkpoint ``version`` from a CheckpointServer into ``dest_dir``; return its path.
 
     ``timeout_s`` bounds the wait for each reply (not the whole transfer), so a slow link that keeps
@@ -178,6 +182,8 @@ def fetch_checkpoint(endpoint: str, version: int, sha256: str, dest_dir: str | o
     what = f"checkpoint v{version} from {endpoint}"
     sock = (context or zmq.Context.instance()).socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        curve.apply(sock)
     t0 = time.perf_counter()
     try:
         try:
@@ -265,11 +271,12 @@ class CheckpointResolver:
     """
 
     def __init__(self, endpoint: str, cache_dir: str | os.PathLike, timeout_s: float = 10.0,
-                 retry_after_s: float = 10.0, keep: int = 3, context: zmq.Context | None = None):
+                 retry_after_s: float = 10.0, keep: int = 3, context: zmq.Context | None = None,
+                 curve: CurveClient | None = None):
         if keep < 1:
             raise WireError(f"keep must be >= 1, got {keep!r}")
         self.endpoint, self.cache_dir, self.timeout_s = endpoint, Path(cache_dir), timeout_s
-        self.retry_after_s, self.keep, self._ctx = retry_after_s, keep, context
+        self.retry_after_s, self.keep, self._ctx, self._curve = retry_after_s, keep, context, curve
         self._failed: dict[tuple[int, str], tuple[float, str]] = {}
         self.fetches = 0
 
@@ -286,7 +293,7 @@ class CheckpointResolver:
             raise CheckpointFetchError(failed[1])
         try:
             path = fetch_checkpoint(self.endpoint, ann.version, ann.sha256, self.cache_dir, self.timeout_s,
-                                    self._ctx)
+                                    self._ctx, curve=self._curve)
         except CheckpointFetchError as exc:
             self._failed[key] = (time.monotonic(), f"{ann.path} is not on this box and {exc}")
             while len(self._failed) > 64:

@@ -25,6 +25,7 @@ import zmq
 
 from ..errors import WireError
 from .codec import decode, encode
+from .curve import CurveClient, CurveServer
 from .sockets import bind, drain
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,12 @@ def decode_request(data: bytes) -> TrainRequest:
 class TrainRequestSender:
     """The associator's side: PUSH (connect) to the trainer; ``send`` never blocks."""
 
-    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, curve: CurveClient | None = None):
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.PUSH)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         self.sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         self.sock.connect(endpoint)
         self.endpoint = endpoint
@@ -108,10 +111,12 @@ class TrainRequestSender:
 class TrainRequestReceiver:
     """The trainer's side: PULL (bind). Malformed messages are counted and logged, never raised."""
 
-    def __init__(self, endpoint: str, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, context: zmq.Context | None = None, curve: CurveServer | None = None):
         self._ctx = context or zmq.Context.instance()
         self.sock = self._ctx.socket(zmq.PULL)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         bind(self.sock, endpoint)
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.rejected = 0

@@ -10,6 +10,7 @@
  *   GET /api/candidates?tracklet_id=<id>&k=N   other cameras' visits ranked for a searched tracklet
  *   POST /api/search?k=N  (body: an image)                                   the upload
  * A URL ending in #q=<query> runs that lookup on load (links to a person can be shared).
+ * With a lookup token, a 401 makes the page ask for it once (see askToken).
  * Every sighting says why it is in its identity (its shown links: D, R, dt vs the pair's mean
  * transfer time, confidence, model version): under its thumbnail in search results, on hover elsewhere.
  * Every value from the server is inserted as text (textContent / attributes), never as HTML.
@@ -24,8 +25,33 @@ const GRAPH_REFRESH_MS = 15000;
 
 const $ = (id) => document.getElementById(id);
 
-async function api(path, options) {
-  const resp = await fetch(path, options);
+/* A locked-down associator (security.token_file) answers /api/ only with its token. The page asks
+ * once, keeps it in a same-site cookie (so thumbnails, which cannot send headers, carry it too)
+ * and retries; a cancelled prompt is not repeated until the page reloads. */
+let tokenPrompt = null;
+let tokenDeclined = false;
+
+function askToken() {
+  if (tokenDeclined) return Promise.resolve(false);
+  if (!tokenPrompt) {
+    tokenPrompt = new Promise((resolve) => {
+      const token = window.prompt("This tastr-stream API needs its access token (the associator's security.token_file):");
+      if (token && token.trim()) {
+        document.cookie = `tastr_token=${encodeURIComponent(token.trim())}; path=/; SameSite=Strict`;
+        resolve(true);
+      } else {
+        tokenDeclined = true;
+        resolve(false);
+      }
+    });
+    tokenPrompt.then(() => { tokenPrompt = null; });
+  }
+  return tokenPrompt;
+}
+
+async function api(path, options, retried) {
+  const resp = await fetch(path, { credentials: "same-origin", ...options });
+  if (resp.status === 401 && !retried && await askToken()) return api(path, options, true);
   let body;
   try {
     body = await resp.json();
