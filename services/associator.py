@@ -45,7 +45,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
     from prometheus_client import CollectorRegistry
-    from tastr_stream.config import load_config
+    from tastr_stream.config import load_config, load_token
     from tastr_stream.pipeline.associator import AssociatorCore
     from tastr_stream.pipeline.model_switch import ModelSwitch
     from tastr_stream.pipeline.reembed import CropEmbedder
@@ -56,11 +56,15 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.store import Store
     from tastr_stream.wire.announce import AnnouncementSubscriber
     from tastr_stream.wire.channels import TrackletReceiver
+    from tastr_stream.wire.curve import curve_client, curve_server
     from tastr_stream.wire.requests import TrainRequestSender
-    from tastr_stream.wire.rpc import RpcServer
+    from tastr_stream.wire.rpc import RpcServer, Unauthorized
 
     cfg = load_config(args.config)
     acfg = cfg.associator
+    token = load_token(cfg.security)             # before anything opens: a bad token file is one line
+    curve_in = curve_server(cfg.security.curve)  # tracklet intake (edge boxes connect)
+    curve_out = curve_client(cfg.security.curve)  # weights and train requests (the trainer binds)
     store = Store.open(args.store_dir or acfg.store_dir, acfg.retention)
     registry = CollectorRegistry()
     metrics = AssociatorMetrics(registry)
@@ -93,14 +97,15 @@ def run(args: argparse.Namespace) -> int:
                            current_version=lambda: core.model_version,
                            observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s),
                            candidates=candidates, forget=forget)
-    receiver = TrackletReceiver(cfg.endpoints.tracklets)
-    rpc = RpcServer(cfg.endpoints.lookup)
+    receiver = TrackletReceiver(cfg.endpoints.tracklets, curve=curve_in)
+    rpc = RpcServer(cfg.endpoints.lookup, token=token)
     http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,
                    cfg.endpoints.http_port if args.http_port is None else args.http_port,
                    pages=load_pages(), network=network_view(cfg.network, acfg.association.str_prior),
-                   transfer_view=transfer_view).start()
-    subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
-    train_requests = TrainRequestSender(cfg.endpoints.train_requests)
+                   transfer_view=transfer_view, token=token,
+                   on_unauthorized=lambda: metrics.lookups_unauthorized.labels(front="http").inc()).start()
+    subscriber = AnnouncementSubscriber(cfg.endpoints.weights, curve=curve_out)
+    train_requests = TrainRequestSender(cfg.endpoints.train_requests, curve=curve_out)
     switch = ModelSwitch(core, lambda ann: _load_announced(ann, cfg))
     stop = stop_on_signals()
     if args.ready_file:
@@ -114,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.ready_file)
     log.info("associator started", extra={"kv": {"tracklets": receiver.endpoint, "lookup": rpc.endpoint,
                                                  "http": f"http://{cfg.endpoints.http_host}:{http.port}",
-                                                 "metrics_port": server.port, "restored": restored}})
+                                                 "metrics_port": server.port, "restored": restored,
+                                                 "lookup_token": token is not None, "curve": curve_in is not None}})
     last_tick = 0.0
     last_retention = time.monotonic()
     try:
@@ -123,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
                 with window_lock:
                     _intake(core, receiver, item, metrics)
             for req in rpc.receive(0):
+                if isinstance(req.error, Unauthorized):
+                    metrics.lookups_unauthorized.labels(front="zmq").inc()
                 rpc.reply(req, lookup.handle(req.body) if req.error is None
                           else {"ok": False, "error": str(req.error)})
             for ann in subscriber.poll(0):
@@ -158,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
         subscriber.close()
         server.close()
         store.close()
+        if curve_in is not None:
+            curve_in.close()
     log.info("associator stopped")
     return 0
 
@@ -232,10 +242,11 @@ def _load_announced(ann, cfg):
     from tastr_stream.models.checkpoint import model_from_checkpoint
     from tastr_stream.pipeline.reembed import CropEmbedder
     from tastr_stream.wire.checkpoints import CheckpointResolver
+    from tastr_stream.wire.curve import curve_client
 
     embed = cfg.ingest.embed
     resolver = CheckpointResolver(cfg.endpoints.checkpoints, embed.checkpoint_cache_dir,
-                                  timeout_s=embed.checkpoint_fetch_timeout_s)
+                                  timeout_s=embed.checkpoint_fetch_timeout_s, curve=curve_client(cfg.security.curve))
     path = resolver.resolve(ann)
     model, _ = model_from_checkpoint(path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
     return CropEmbedder.from_model(model, ann.version, device=embed.device)

@@ -13,10 +13,12 @@ DAEMONS = (
     "services.demo",
     "services.replay",
 )
+# Library commands registered here rather than in tastr_stream.cli (their modules import zmq).
+COMMANDS = ("tastr_stream.commands.keys",)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return library_main(argv, DAEMONS)
+    return library_main(argv, DAEMONS + COMMANDS)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.serve.metrics import TrainerMetrics, serve_metrics
     from tastr_stream.wire.announce import AnnouncementPublisher
     from tastr_stream.wire.checkpoints import CheckpointServer
+    from tastr_stream.wire.curve import curve_server
     from tastr_stream.wire.requests import TrainRequestReceiver
 
     cfg = load_config(args.config)
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config}: trainer.backbone={cfg.trainer.backbone!r} differs from "
                           f"ingest.embed.backbone={cfg.ingest.embed.backbone!r}; extractors would reject "
                           f"every checkpoint the trainer writes")
+    curve = curve_server(cfg.security.curve)        # announcements, checkpoints, train requests
     registry = CollectorRegistry()
     metrics = TrainerMetrics(registry)
     server = serve_metrics(registry, cfg.trainer.metrics_port if args.metrics_port is None else args.metrics_port,
@@ -132,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
     trainer = LiveTrainer(cfg, args.store_dir or cfg.associator.store_dir,
                           args.checkpoint_dir or cfg.trainer.checkpoint_dir, metrics)
     metrics.model_version.set(trainer.serving.version)
-    requests = TrainRequestReceiver(cfg.endpoints.train_requests)
-    publisher = AnnouncementPublisher(cfg.endpoints.weights)
-    checkpoints = CheckpointServer(cfg.endpoints.checkpoints, trainer.checkpoint_dir)
+    requests = TrainRequestReceiver(cfg.endpoints.train_requests, curve=curve)
+    publisher = AnnouncementPublisher(cfg.endpoints.weights, curve=curve)
+    checkpoints = CheckpointServer(cfg.endpoints.checkpoints, trainer.checkpoint_dir, curve=curve)
     if trainer.serving.announcement is not None:
         publisher.publish(trainer.serving.announcement)    # a restarted trainer re-announces its newest
     stop = stop_on_signals()
@@ -145,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("trainer started", extra={"kv": {"train_requests": requests.endpoint, "weights": publisher.endpoint,
                                               "checkpoints": checkpoints.endpoint,
                                               "metrics_port": server.port, "model_version": trainer.serving.version,
-                                              "device": trainer.device}})
+                                              "device": trainer.device, "curve": curve is not None}})
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="train-round")
     running: Future | None = None
     pending = 0                      # requests not yet served by a round (coalesced)
@@ -178,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoints.close()
         trainer.close()
         server.close()
+        if curve is not None:
+            curve.close()
     log.info("trainer stopped")
     return 0
 

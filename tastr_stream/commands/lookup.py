@@ -21,6 +21,10 @@ as a restarted associator would (``pipeline.inspect.StoreInspector``). Image sea
 associator's model and is not available there. ``forget`` with ``--store`` opens the store for
 writing, which only works while no associator holds it (a running one would keep the person in
 its window): stop it first, or ask it (without ``--store``).
+
+An associator with a lookup token (``security.token_file``) answers only requests that carry it:
+the token is read from the config's ``security`` section (its file, else its environment
+variable, ``TASTR_STREAM_TOKEN`` by default), or from ``--token-file``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
+from ..config import SecurityConfig, load_config, load_token
 from ..errors import TastrError
 
 QUERIES = ("tracklet", "camera", "identity", "candidates", "image", "recent", "stats", "forget")
@@ -45,6 +49,8 @@ def register(sub) -> None:
     p.add_argument("--endpoint", help="lookup endpoint, overrides the config (e.g. tcp://127.0.0.1:5702)")
     p.add_argument("--store", help="answer from this store folder, opened read-only (no daemon needed)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply")
+    p.add_argument("--token-file", help="file holding the lookup token (default: the config's security.token_file, "
+                                        "else the TASTR_STREAM_TOKEN environment variable)")
     p.add_argument("--k", type=int, help="number of results: image search (default 5), candidates (default 10)")
     p.add_argument("--json", action="store_true", help="candidates: print the JSON reply instead of a table")
     p.add_argument("query", choices=QUERIES)
@@ -85,10 +91,10 @@ def build_request(query: str, args: list[str], k: int | None = None) -> dict:
     return {"op": query}
 
 
-def ask_daemon(endpoint: str, request: dict, timeout_s: float) -> dict:
+def ask_daemon(endpoint: str, request: dict, timeout_s: float, token: str | None = None) -> dict:
     from ..wire.rpc import RpcClient
 
-    client = RpcClient(endpoint)
+    client = RpcClient(endpoint, token=token)
     try:
         return client.call(request, timeout_s=timeout_s)
     finally:
@@ -178,8 +184,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.store:
         reply = ask_store(args.config, args.store, request)
     elif args.endpoint or args.config:
-        endpoint = args.endpoint or load_config(args.config).endpoints.lookup
-        reply = ask_daemon(endpoint, request, args.timeout)
+        cfg = load_config(args.config) if args.config else None
+        security = cfg.security if cfg is not None else SecurityConfig()
+        if args.token_file:
+            security = security.model_copy(update={"token_file": args.token_file})
+        endpoint = args.endpoint or cfg.endpoints.lookup
+        reply = ask_daemon(endpoint, request, args.timeout, load_token(security))
     else:
         raise TastrError("give --config FILE or --endpoint tcp://HOST:PORT (or --config FILE --store DIR)")
     if args.query == "candidates" and reply.get("ok") and not args.json:
