@@ -156,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
     versions = swapped_versions(run_dir)
     print("  model versions swapped in  " + (", ".join(f"v{v}" for v in versions) if versions
                                               else "none (no training round finished during the run)"))
+    if not interrupted:
+        from tastr_stream.eval.model_versions import score_versions
+
+        embed = cfg.ingest.embed
+        for s in score_versions(world_dir, cfg.trainer.checkpoint_dir, [0, *versions], embed.backbone,
+                                embed.emb_dim, embed.weights_path):
+            print(f"  model v{s.version:<19} rank-1 {s.rank1:.3f}  mAP {s.mAP:.3f}  "
+                  f"(each visit queries the other cameras' visits, ground-truth crops, {s.queries} queries)")
     print(f"\n[demo] the store stays in {run_dir / 'store'}; config {config_path}")
     print(f"[demo] next time, while it runs: tastr-stream lookup --config {config_path} recent")
     print(f"[demo]                           tastr-stream status --run {run_dir}")

@@ -88,7 +88,11 @@ class TrackletConfig(Section):
 
 
 class EmbedConfig(Section):
-    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny"] = "mobilenetv2"
+    # Re-ID architecture: a trunk (original head) or "<trunk>+partcolour" (CNN stripes fused with a colour
+    # descriptor, the zero-label default; models/partcolour.py, benchmarks/bench_zero_label.py).
+    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny",
+                      "resnet50+partcolour", "mobilenetv2+partcolour", "efficientnet-lite0+partcolour",
+                      "tiny+partcolour"] = "mobilenetv2+partcolour"
     weights_path: str = ""
     emb_dim: int = Field(default=512, ge=8, le=4096)
     batch_size: int = Field(default=32, ge=1, le=1024)
