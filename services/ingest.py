@@ -1,8 +1,14 @@
-"""``tastr-stream ingest``: one camera's edge daemon.
+"""``tastr-stream ingest``: the edge daemon of one camera, or of several cameras on one box.
 
-decode (thread) -> detect/track/build (main thread) -> embed (thread) -> disk spool -> sender
-(thread) -> associator. Weight announcements are polled between frames and loaded off the hot
-path by the :class:`WeightSwapper`.
+decode (thread per camera) -> detect/track/build (main thread) -> embed (thread) -> disk spool ->
+sender (thread per camera) -> associator. Weight announcements are polled between frames and
+loaded off the hot path by the :class:`WeightSwapper`.
+
+With several ``--camera`` flags the cameras share one pose detector that runs their due frames in
+batches (``pipeline.multi_ingest``) and one Re-ID extractor; each camera keeps its own decode
+worker, pipeline (schedule, tracker, tracklet ids), spool and sender, and its own metrics
+registry on its own port (camera i of the network on ``metrics_port_base + i`` as before, or
+``--metrics-port + k`` for the k-th flag), so dashboards and scrape configs do not change.
 """
 
 from __future__ import annotations
@@ -27,42 +33,114 @@ log = logging.getLogger("tastr_stream.ingest")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ingest", help="run one camera's edge daemon (decode, detect, track, embed, publish)")
+    p = sub.add_parser("ingest", help="run the edge daemon of one camera, or of several sharing one detector "
+                                      "(decode, detect, track, embed, publish)")
     p.add_argument("--config", required=True, help="TOML config file")
-    p.add_argument("--camera", required=True, help="camera id from the config's network")
-    p.add_argument("--source", help="file path or rtsp/tcp/udp URL (overrides the camera's configured source)")
+    p.add_argument("--camera", required=True, action="append",
+                   help="camera id from the config's network; repeat for several cameras sharing one detector")
+    p.add_argument("--source", help="file path or rtsp/tcp/udp URL (overrides the camera's configured source; one camera only)")
     p.add_argument("--epoch", type=float, help="replay a file against this shared unix epoch (seconds)")
     p.add_argument("--speed", type=float, help="replay speed factor (overrides ingest.decode.replay_speed)")
     p.add_argument("--world", help="synthetic world dir (needed by the oracle detector)")
     p.add_argument("--metrics-host", help="override the config's metrics_host (e.g. 0.0.0.0 in a container)")
-    p.add_argument("--metrics-port", type=int, help="Prometheus port (default from config; 0 = random)")
+    p.add_argument("--metrics-port", type=int,
+                   help="Prometheus port (default from config; 0 = random); the k-th --camera gets port + k")
     p.add_argument("--spool-dir", help="override ingest.spool.dir (a per-camera subfolder is used)")
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="at end of a file, seconds to wait for the associator to acknowledge everything")
     p.set_defaults(func=run)
 
 
+class _Camera:
+    """What one camera owns in the daemon: metrics, sender, source, decode worker, pipeline."""
+
+    def __init__(self, args, cfg, cam: str, k: int, world, background, detector, decode_cfg) -> None:
+        from prometheus_client import CollectorRegistry
+        from tastr_stream.decode import DecodeWorker, is_network_url, open_source
+        from tastr_stream.pipeline.ingest import IngestPipeline
+        from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
+        from tastr_stream.wire import encode
+        from tastr_stream.wire.channels import ReliableSender
+        from tastr_stream.wire.spool import DiskSpool
+
+        icfg = cfg.ingest
+        self.cam = cam
+        self.source_url = _source_url(args, cfg, world, cam)
+        self.metrics = IngestMetrics(registry := CollectorRegistry(), cam)
+        index = cfg.network.camera_ids.index(cam)
+        if args.metrics_port is not None:
+            port = args.metrics_port + k if args.metrics_port else 0
+        else:
+            port = icfg.metrics_port_base + index if icfg.metrics_port_base else 0
+        self.server = serve_metrics(registry, port, args.metrics_host or icfg.metrics_host)
+        spool_dir = f"{args.spool_dir or icfg.spool.dir}/{cam}"
+        self.sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes)).start()
+        self.pipeline = IngestPipeline(cam, icfg, detector, background,
+                                       lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics)
+        live = is_network_url(self.source_url)
+        self.source = open_source(self.source_url, cam, decode_cfg, epoch_wall_s=args.epoch)
+        self.source.stats.on_decode = self.metrics.decode_seconds.observe
+        # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
+        self.worker = DecodeWorker(self.source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None)
+        self.export = _Exporter(self.metrics, self.worker, background, self.sender, self.pipeline)
+        self._frames_at_last = 0
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        w, h = getattr(self.source, "width", 0), getattr(self.source, "height", 0)
+        return (w, h) if w and h else None
+
+    def export_fps(self, elapsed_s: float) -> None:
+        self.export()
+        self.metrics.fps.set((self.pipeline.frames - self._frames_at_last) / elapsed_s)
+        self._frames_at_last = self.pipeline.frames
+
+    def finished(self) -> dict:
+        p = self.pipeline
+        return {"camera": self.cam, "frames": p.frames, "tracklets": p.published, "unacked": self.sender.queue_depth,
+                "frames_detected": p.detected_frames, "detect_rate_hz": round(p.detection_rate_hz, 2),
+                "detect_backoffs": p.schedule.backoffs, **self.worker.stats.as_dict()}
+
+
+def _source_url(args, cfg, world, cam: str) -> str:
+    from tastr_stream.decode import is_network_url
+    from tastr_stream.errors import ConfigError
+
+    source_url = args.source or (str(world.video_path(cam)) if world else "")
+    if not source_url:
+        source_url = cfg.network.camera(cam).source
+        # A relative file path in a config file is relative to that file, not to the cwd.
+        if source_url and not is_network_url(source_url) and not os.path.isabs(source_url):
+            source_url = os.path.join(os.path.dirname(os.path.abspath(args.config)), source_url)
+    if not source_url:
+        raise ConfigError(f"{args.config}: camera {cam!r} has no source; pass --source or --world")
+    return source_url
+
+
 def run(args: argparse.Namespace) -> int:
     # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
-    from prometheus_client import CollectorRegistry
     from tastr_stream.config import load_config
-    from tastr_stream.decode import DecodeWorker, is_network_url, open_source
     from tastr_stream.detect import make_detector
+    from tastr_stream.detect.batch import OneCamera
+    from tastr_stream.detect.factory import make_batch_detector
     from tastr_stream.errors import ConfigError
-    from tastr_stream.pipeline.ingest import IngestPipeline
     from tastr_stream.models.checkpoint import initial_model
-    from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
+    from tastr_stream.pipeline.multi_ingest import Lane, MultiIngest
     from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
     from tastr_stream.tracklet.hotswap import WeightSwapper
-    from tastr_stream.wire import encode
     from tastr_stream.wire.announce import AnnouncementSubscriber
     from tastr_stream.wire.checkpoints import CheckpointResolver
-    from tastr_stream.wire.channels import ReliableSender
-    from tastr_stream.wire.spool import DiskSpool
 
     cfg = load_config(args.config)
-    if args.camera not in cfg.network.camera_ids:
-        raise ConfigError(f"{args.config}: camera {args.camera!r} is not in network.cameras {cfg.network.camera_ids}")
+    cams = list(args.camera)
+    for cam in cams:
+        if cam not in cfg.network.camera_ids:
+            raise ConfigError(f"{args.config}: camera {cam!r} is not in network.cameras {cfg.network.camera_ids}")
+    if len(set(cams)) != len(cams):
+        raise ConfigError(f"--camera: each camera once, got {cams}")
+    if args.source and len(cams) > 1:
+        raise ConfigError(f"--source {args.source!r} names one camera's source; with {len(cams)} cameras "
+                          f"each reads its configured source (or --world)")
     icfg = cfg.ingest
     decode_cfg = icfg.decode if args.speed is None else icfg.decode.model_copy(update={"replay_speed": args.speed})
     world = None
@@ -70,31 +148,24 @@ def run(args: argparse.Namespace) -> int:
         from tastr_stream.datasets.synthetic import SyntheticWorld
 
         world = SyntheticWorld.open(args.world)
-    source_url = args.source or (str(world.video_path(args.camera)) if world else "")
-    if not source_url:
-        source_url = cfg.network.camera(args.camera).source
-        # A relative file path in a config file is relative to that file, not to the cwd.
-        if source_url and not is_network_url(source_url) and not os.path.isabs(source_url):
-            source_url = os.path.join(os.path.dirname(os.path.abspath(args.config)), source_url)
-    if not source_url:
-        raise ConfigError(f"{args.config}: camera {args.camera!r} has no source; pass --source or --world")
 
-    registry = CollectorRegistry()
-    metrics = IngestMetrics(registry, args.camera)
-    index = cfg.network.camera_ids.index(args.camera)
-    port = args.metrics_port if args.metrics_port is not None else (
-        icfg.metrics_port_base + index if icfg.metrics_port_base else 0)
-    server = serve_metrics(registry, port,
-                           args.metrics_host or icfg.metrics_host)
-
-    detector = make_detector(icfg.detect, world=world, camera_id=args.camera, intra_op_threads=1)
+    if len(cams) == 1:
+        # One process per camera shares the box's cores with the others: one detector thread each.
+        shared = None
+        detectors = {cams[0]: make_detector(icfg.detect, world=world, camera_id=cams[0], intra_op_threads=1)}
+    else:
+        shared = make_batch_detector(icfg.detect, cams, world=world)
+        detectors = {cam: OneCamera(shared, cam) for cam in cams}
     model, version = initial_model(icfg.embed.backbone, icfg.embed.emb_dim, icfg.embed.weights_path)
-    extractor = Extractor(lambda: model, device=icfg.embed.device, batch_size=icfg.embed.batch_size, version=version)
+    extractor = Extractor(lambda: model, device=icfg.embed.device, batch_size=icfg.embed.batch_size,
+                          precision=icfg.embed.precision, version=version)
+    cameras: list[_Camera] = []
 
     def on_swap(old: int, new: int) -> None:
-        metrics.model_version.set(new)
-        metrics.model_swaps.inc()
-        log.info("model swapped", extra={"kv": {"camera": args.camera, "from": old, "to": new}})
+        for c in cameras:
+            c.metrics.model_version.set(new)
+            c.metrics.model_swaps.inc()
+        log.info("model swapped", extra={"kv": {"cameras": cams, "from": old, "to": new}})
 
     background = BackgroundExtractor(extractor, on_swap=on_swap).start()
     # Announced paths are the trainer's; this box may not see them, so missing files are fetched.
@@ -102,60 +173,66 @@ def run(args: argparse.Namespace) -> int:
                                   timeout_s=icfg.embed.checkpoint_fetch_timeout_s)
     swapper = WeightSwapper(background, expect_backbone=icfg.embed.backbone, expect_emb_dim=icfg.embed.emb_dim,
                             resolver=resolver).start()
-    metrics.model_version.set(version)
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
-
-    spool_dir = f"{args.spool_dir or icfg.spool.dir}/{args.camera}"
-    sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes)).start()
-    pipeline = IngestPipeline(args.camera, icfg, detector, background,
-                              lambda t: sender.submit(t.tracklet_id, encode(t)), metrics)
-
-    live = is_network_url(source_url)
-    source = open_source(source_url, args.camera, decode_cfg, epoch_wall_s=args.epoch)
-    source.stats.on_decode = metrics.decode_seconds.observe
-    if getattr(source, "width", 0) and getattr(source, "height", 0):
-        pipeline.warm_up(source.width, source.height)
-    # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
-    worker = DecodeWorker(source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None).start()
     stop = stop_on_signals()
-    export = _Exporter(metrics, worker, background, sender, pipeline)
-    log.info("ingest started", extra={"kv": {"camera": args.camera, "source": source_url, "metrics_port": server.port,
-                                             "model_version": version, "tracklets": cfg.endpoints.tracklets}})
-    last_stats = time.monotonic()
-    frames_at_last = 0
     try:
+        for k, cam in enumerate(cams):
+            cameras.append(_Camera(args, cfg, cam, k, world, background, detectors[cam], decode_cfg))
+            cameras[-1].metrics.model_version.set(version)
+        multi = None
+        if shared is None:
+            c = cameras[0]
+            if c.size:
+                c.pipeline.warm_up(*c.size)
+        else:
+            multi = MultiIngest([Lane(c.pipeline, c.worker) for c in cameras], shared, stop=stop)
+            multi.warm_up({c.cam: c.size for c in cameras if c.size})
+        for c in cameras:
+            c.worker.start()
+            log.info("ingest started", extra={"kv": {"camera": c.cam, "source": c.source_url,
+                                                     "metrics_port": c.server.port, "model_version": version,
+                                                     "tracklets": cfg.endpoints.tracklets, "cameras": len(cams)}})
+        last_stats = time.monotonic()
         while not stop.is_set():
-            frame = worker.get(timeout_s=0.2)
-            if frame is None:
-                if worker.done:
-                    break
+            if multi is None:
+                c = cameras[0]
+                frame = c.worker.get(timeout_s=0.2)
+                if frame is None:
+                    if c.worker.done:
+                        break
+                else:
+                    # A live source (camera or replay clock) tells the detection schedule how full the
+                    # decode queue is, so detection backs off before the queue drops frames.
+                    c.pipeline.process(frame, c.worker.qsize() / c.worker.capacity if c.worker.drop_oldest else None)
             else:
-                # A live source (camera or replay clock) tells the detection schedule how full the
-                # decode queue is, so detection backs off before the queue drops frames.
-                pipeline.process(frame, worker.qsize() / worker.capacity if worker.drop_oldest else None)
+                if multi.done:
+                    break
+                multi.step()
             for ann in subscriber.poll(0):
                 if ann.version > background.newest_version:
                     swapper.announce(ann)
             now = time.monotonic()
             if now - last_stats >= 1.0:
-                export()
-                metrics.fps.set((pipeline.frames - frames_at_last) / (now - last_stats))
-                frames_at_last, last_stats = pipeline.frames, now
-        pipeline.finish()
-        sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout)
-        export()
-        log.info("ingest finished", extra={"kv": {"camera": args.camera, "frames": pipeline.frames,
-                                                  "tracklets": pipeline.published, "unacked": sender.queue_depth,
-                                                  "frames_detected": pipeline.detected_frames,
-                                                  "detect_rate_hz": round(pipeline.detection_rate_hz, 2),
-                                                  "detect_backoffs": pipeline.schedule.backoffs,
-                                                  **worker.stats.as_dict()}})
+                for c in cameras:
+                    c.export_fps(now - last_stats)
+                last_stats = now
+        for c in cameras:
+            c.pipeline.finish()
+        for c in cameras:
+            c.sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout)
+            c.export()
+            log.info("ingest finished", extra={"kv": c.finished()})
+        if multi is not None:
+            log.info("shared detector", extra={"kv": {"cameras": cams, **multi.stats()}})
     finally:
-        worker.stop()
+        for c in cameras:
+            c.worker.stop()
+            c.sender.stop()   # at once; a no-op after the drain above
         swapper.stop()
         background.stop(drain=False)
         subscriber.close()
-        server.close()
+        for c in cameras:
+            c.server.close()
     return 0
 
 

@@ -97,6 +97,9 @@ class EmbedConfig(Section):
     emb_dim: int = Field(default=512, ge=8, le=4096)
     batch_size: int = Field(default=32, ge=1, le=1024)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Autocast precision of the Re-ID forward pass on CUDA (CPU always runs fp32). Every
+    # embedding compared must come from one precision: set it the same on every box.
+    precision: Literal["fp32", "bf16"] = "bf16"
     # An announced checkpoint this box cannot read at its announced path is fetched from
     # endpoints.checkpoints into this folder (the newest few versions are kept).
     checkpoint_cache_dir: str = "runs/checkpoint-cache"

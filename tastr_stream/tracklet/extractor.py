@@ -1,8 +1,9 @@
 """Re-ID embedding of tracklet crops: a synchronous batched path and a background batcher.
 
 ``Extractor`` owns the serving model and its version. ``embed`` is the synchronous fast path
-(batched, channels-last; bf16/fp16 autocast on CUDA only); ``embed_reference`` is the plain
-per-image float32 path that tests hold it equal to.
+(batched, channels-last; bf16/fp16 autocast on CUDA only, ``embed.precision`` in the config,
+fp32 on CPU whatever is asked); ``embed_reference`` is the plain per-image float32 path that
+tests hold it equal to.
 
 ``BackgroundExtractor`` runs the model on one thread behind a bounded queue of jobs (a job is
 one tracklet's crops plus a Future). It packs crops from consecutive jobs into batches of up
@@ -109,9 +110,13 @@ class Extractor:
         return inference.embed_reference(model, check_images(images)), version
 
 
-def extractor_from_config(cfg: Any, precision: str = "auto") -> Extractor:
-    """An Extractor for an ``EmbedConfig`` (``ingest.embed``); see ``models.initial_model``."""
+def extractor_from_config(cfg: Any, precision: str | None = None) -> Extractor:
+    """An Extractor for an ``EmbedConfig`` (``ingest.embed``); see ``models.initial_model``.
+
+    ``precision`` defaults to ``cfg.precision`` (``embed.precision``: bf16 autocast on CUDA, fp32 on
+    CPU whatever is asked)."""
     model, version = initial_model(cfg.backbone, cfg.emb_dim, cfg.weights_path)
+    precision = precision or getattr(cfg, "precision", "auto")
     return Extractor(lambda: model, device=cfg.device, batch_size=cfg.batch_size, precision=precision,
                      version=version)
 
