@@ -10,7 +10,11 @@ from .base import Section
 
 
 class TrainerConfig(Section):
-    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny"] = "mobilenetv2"
+    # Re-ID architecture: a trunk (original head) or "<trunk>+partcolour" (CNN stripes fused with a colour
+    # descriptor, the zero-label default; models/partcolour.py, benchmarks/bench_zero_label.py).
+    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny",
+                      "resnet50+partcolour", "mobilenetv2+partcolour", "efficientnet-lite0+partcolour",
+                      "tiny+partcolour"] = "mobilenetv2+partcolour"
     init_weights: str = ""
     emb_dim: int = Field(default=512, ge=8, le=4096)
     margin: float = Field(default=0.3, gt=0, le=10)
