@@ -56,7 +56,7 @@ class _Camera:
 
     def __init__(self, args, cfg, cam: str, k: int, world, background, detector, decode_cfg) -> None:
         from prometheus_client import CollectorRegistry
-        from tastr_stream.decode import DecodeWorker, is_network_url, open_source
+        from tastr_stream.decode import DecodeWorker, FileSource, is_network_url, open_source
         from tastr_stream.pipeline.ingest import IngestPipeline
         from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
         from tastr_stream.wire import encode
@@ -78,7 +78,11 @@ class _Camera:
         self.pipeline = IngestPipeline(cam, icfg, detector, background,
                                        lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics)
         live = is_network_url(self.source_url)
-        self.source = open_source(self.source_url, cam, decode_cfg, epoch_wall_s=args.epoch)
+        if decode_cfg.hwaccel != "none" and not live and args.epoch is None:
+            # open_source passes decode.hwaccel to network sources only (replayed files decode in software)
+            self.source = FileSource(self.source_url, cam, threads=decode_cfg.threads, hwaccel=decode_cfg.hwaccel)
+        else:
+            self.source = open_source(self.source_url, cam, decode_cfg, epoch_wall_s=args.epoch)
         self.source.stats.on_decode = self.metrics.decode_seconds.observe
         # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
         self.worker = DecodeWorker(self.source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None)

@@ -17,6 +17,10 @@ class DecodeConfig(Section):
     reconnect_initial_s: float = Field(default=0.5, gt=0, le=60)
     reconnect_max_s: float = Field(default=10.0, gt=0, le=600)
     stall_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    # Hardware decode through PyAV's hwaccel API: "cuda" is NVDEC (an error when this PyAV/FFmpeg
+    # has no CUDA device), "auto" uses it when present and decodes in software otherwise (one log
+    # line). Frames come out as the same lazy BGR frames either way.
+    hwaccel: Literal["none", "auto", "cuda"] = "none"
 
 
 class DetectConfig(Section):

@@ -6,6 +6,13 @@ FFmpeg reports it in three ways: a packet the demuxer flags corrupt (e.g. an MPE
 continuity error), a packet whose decode raises ``InvalidDataError``, and a frame the decoder
 flags corrupt (concealed picture, e.g. decoding started mid-GOP on a live stream). A frame
 built from damaged data would feed false detections to the tracker; a gap in time does not.
+
+Hardware decode (``decode.hwaccel``): :func:`open_decoding` opens the source with PyAV's hwaccel
+API (NVDEC through FFmpeg's CUDA device). Decoded pictures are downloaded to system memory
+(``is_hw_owned=False``), so downstream sees the same lazy BGR frames as from software decoding;
+a codec NVDEC cannot decode falls back to software inside FFmpeg. Where no CUDA device can be
+created (no GPU, no driver, an FFmpeg without CUDA), ``"auto"`` decodes in software with one log
+line and ``"cuda"`` is a one-line ConfigError naming the field.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from ..errors import StreamError
+from ..errors import ConfigError, StreamError
 from .frame import DecodeStats
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,52 @@ def open_input(url: str, *, options: dict[str, str] | None = None,
         container.close()
         raise StreamError(f"video source {url!r} has no video stream")
     return container
+
+
+HWACCELS = ("none", "auto", "cuda")
+
+
+def hwaccel_device_types() -> list[str]:
+    """Hardware device types the loaded FFmpeg was built with (not proof that a device exists)."""
+    from av.codec.hwaccel import hwdevices_available
+
+    return list(hwdevices_available())
+
+
+def open_decoding(url: str, hwaccel: str = "none", *, options: dict[str, str] | None = None,
+                  timeout_s: float | tuple[float, float] | None = None
+                  ) -> tuple[av.container.InputContainer, str]:
+    """``open_input`` with hardware decode as ``decode.hwaccel`` asks: (container, "cuda" | "none").
+
+    A failed hardware open is retried in software: if that fails too, the source itself is the
+    problem (StreamError naming it); if it works, the hardware was (see the module doc).
+    """
+    if hwaccel not in HWACCELS:
+        raise ConfigError(f"decode.hwaccel={hwaccel!r}: expected one of {HWACCELS}")
+    if hwaccel == "none":
+        return open_input(url, options=options, timeout_s=timeout_s), "none"
+    if "cuda" not in hwaccel_device_types():
+        reason = f"this FFmpeg has no CUDA device type (it has {hwaccel_device_types()})"
+    else:
+        from av.codec.hwaccel import HWAccel
+
+        try:
+            container = av.open(url, mode="r", options=dict(options or {}), timeout=timeout_s,
+                                hwaccel=HWAccel("cuda", allow_software_fallback=True))
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            if container.streams.video:
+                return container, "cuda"
+            container.close()
+            raise StreamError(f"video source {url!r} has no video stream")
+    container = open_input(url, options=options, timeout_s=timeout_s)
+    if hwaccel == "cuda":
+        container.close()
+        raise ConfigError(f"decode.hwaccel='cuda': no CUDA decoder for {url!r} ({reason}); "
+                          f"set decode.hwaccel = 'auto' or 'none'")
+    log.info("no hardware decoder; decoding in software", extra={"kv": {"source": url, "reason": reason}})
+    return container, "none"
 
 
 def configure_decoder(stream: av.video.stream.VideoStream, threads: int) -> None:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 from ..errors import StreamError
-from .av_reader import (BgrConverter, configure_decoder, decoded_frames, open_input,
+from .av_reader import (BgrConverter, configure_decoder, decoded_frames, open_decoding,
                         stream_origin_pts, stream_rate_fps, time_base_of)
 from .frame import DecodeStats, Frame
 from .timeline import FileTimeline
@@ -20,11 +20,12 @@ class FileSource:
     """Frames of one video file with exact pts times (see ``timeline.FileTimeline``).
 
     The file is opened here, not lazily, so that a missing or unreadable file fails at start-up
-    with ``StreamError`` naming it. ``frames()`` may be iterated once.
+    with ``StreamError`` naming it. ``frames()`` may be iterated once. ``hwaccel`` is
+    ``decode.hwaccel`` (see ``av_reader.open_decoding``); ``self.hwaccel`` says what was used.
     """
 
     def __init__(self, path: str | os.PathLike, camera_id: str, *, threads: int = 0,
-                 epoch_offset_s: float = 0.0, stats: DecodeStats | None = None) -> None:
+                 epoch_offset_s: float = 0.0, stats: DecodeStats | None = None, hwaccel: str = "none") -> None:
         self.path = os.fspath(path)
         self.camera_id = str(camera_id)
         self.stats = stats if stats is not None else DecodeStats()
@@ -32,7 +33,7 @@ class FileSource:
             raise StreamError(f"camera {self.camera_id!r}: video file not found: {self.path!r}")
         if threads < 0:
             raise StreamError(f"threads must be >= 0, got {threads!r}")
-        self._container = open_input(self.path)
+        self._container, self.hwaccel = open_decoding(self.path, hwaccel)
         self._stream = self._container.streams.video[0]
         configure_decoder(self._stream, threads)
         self.width = int(self._stream.codec_context.width)

@@ -23,7 +23,7 @@ import av.error
 
 from ..config.ingest import DecodeConfig
 from ..errors import StreamError
-from .av_reader import (BgrConverter, configure_decoder, decoded_frames, open_input, stream_rate_fps,
+from .av_reader import (BgrConverter, configure_decoder, decoded_frames, open_decoding, stream_rate_fps,
                         time_base_of)
 from .frame import DecodeStats, Frame
 from .timeline import LiveTimeline
@@ -66,7 +66,7 @@ class NetworkSource:
                  reconnect_initial_s: float = 0.5, reconnect_max_s: float = 10.0,
                  stall_timeout_s: float = 5.0, open_timeout_s: float | None = None,
                  options: dict[str, str] | None = None, stats: DecodeStats | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, hwaccel: str = "none") -> None:
         if not is_network_url(url):
             raise StreamError(f"camera {camera_id!r}: not a network URL (scheme must be one of "
                               f"{sorted(NETWORK_SCHEMES)}): {url!r}")
@@ -83,11 +83,15 @@ class NetworkSource:
         self._timeline = LiveTimeline(epoch_offset_s, None, clock)
         self._to_bgr = BgrConverter()
         self.width = self.height = 0
+        # decode.hwaccel; "auto" becomes "none" after the first connection that finds no hardware
+        # decoder, so reconnects neither retry nor log it again.
+        self.hwaccel = hwaccel
 
     @classmethod
     def from_config(cls, url: str, camera_id: str, config: DecodeConfig, **kwargs) -> NetworkSource:
         return cls(url, camera_id, threads=config.threads, reconnect_initial_s=config.reconnect_initial_s,
-                   reconnect_max_s=config.reconnect_max_s, stall_timeout_s=config.stall_timeout_s, **kwargs)
+                   reconnect_max_s=config.reconnect_max_s, stall_timeout_s=config.stall_timeout_s,
+                   hwaccel=config.hwaccel, **kwargs)
 
     def _default_options(self) -> dict[str, str]:
         """Socket-level timeouts as a second line of defence behind PyAV's read timeout."""
@@ -129,8 +133,10 @@ class NetworkSource:
 
     def _session(self, stop: threading.Event) -> Iterator[Frame]:
         """One connection: open, decode until it ends, fails, stalls or ``stop`` is set."""
-        container = open_input(self.url, options=self._options,
-                               timeout_s=(self.open_timeout_s, self.stall_timeout_s))
+        container, used = open_decoding(self.url, self.hwaccel, options=self._options,
+                                        timeout_s=(self.open_timeout_s, self.stall_timeout_s))
+        if self.hwaccel == "auto" and used == "none":
+            self.hwaccel = "none"
         try:
             stream = container.streams.video[0]
             configure_decoder(stream, self.threads)
