@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     lookup = LookupService(store, embed_image=lambda data: embedder.embed_image(data),
                            current_version=lambda: core.model_version,
                            observe=lambda kind, s: metrics.lookup_latency.labels(kind=kind).observe(s),
-                           candidates=candidates, forget=forget)
+                           candidates=candidates, forget=forget, blur_heads=cfg.ingest.tracklet.blur_heads)
     receiver = TrackletReceiver(cfg.endpoints.tracklets, curve=curve_in)
     rpc = RpcServer(cfg.endpoints.lookup, token=token)
     http = HttpApi(lookup, lambda tid: _thumbnail(store, tid), cfg.endpoints.http_host,

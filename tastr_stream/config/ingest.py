@@ -89,6 +89,10 @@ class TrackletConfig(Section):
     jpeg_quality: int = Field(default=90, ge=10, le=100)
     max_duration_s: float = Field(default=60.0, gt=0, le=3600)
     min_frames: int = Field(default=5, ge=1, le=10_000)
+    # Blur the head in every crop as it is cut (pose keypoints, else the top of the box), before it is
+    # embedded, sent, stored or shown: every embedding ever compared comes from the same kind of crop
+    # (DESIGN.md, "People's privacy"; image search blurs uploads the same way). Set it the same on every box.
+    blur_heads: bool = True
 
 
 class EmbedConfig(Section):

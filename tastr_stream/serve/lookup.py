@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import TastrError
 from ..store import IdentityLinkRow, Store
 from ..store.rows import Sighting
-from .upload import UploadRejected, check_upload
+from .upload import UploadRejected, blur_upload_head, check_upload
 
 log = logging.getLogger(__name__)
 MAX_K = 100
@@ -86,15 +86,17 @@ def sighting_dict(s: Sighting, with_thumbnail: bool = True) -> dict[str, Any]:
 class LookupService:
     def __init__(self, store: Store, embed_image: Callable[[bytes], tuple[np.ndarray | None, int]] | None = None,
                  current_version: Callable[[], int] = lambda: 0, observe: Callable[[str, float], None] | None = None,
-                 candidates: CandidatesFn | None = None, forget: ForgetFn | None = None):
+                 candidates: CandidatesFn | None = None, forget: ForgetFn | None = None, blur_heads: bool = False):
         """``candidates(tracklet_id, k)`` ranks other cameras' visits (``AssociatorCore.candidates``
         or ``StoreInspector.candidates``); it may raise TastrError, which becomes an error reply.
         ``forget(identity_id)`` removes one person everywhere (``AssociatorCore.forget``, which
-        also clears the live window); without it the op is refused."""
+        also clears the live window); without it the op is refused. ``blur_heads``: blur the head
+        of an uploaded image before embedding it, as the stored crops were (``ingest.tracklet.blur_heads``)."""
         self.store = store
         self.embed_image = embed_image
         self.candidates = candidates
         self.forget = forget
+        self.blur_heads = blur_heads
         self.current_version = current_version
         self.observe = observe
 
@@ -186,6 +188,10 @@ class LookupService:
             raise BadRequest(str(e)) from None
         if self.embed_image is None:
             raise BadRequest("image search is not available on this associator (no model loaded)")
+        if self.blur_heads:                 # the gallery's crops are blurred: the query must be too
+            jpeg = blur_upload_head(jpeg)
+            if jpeg is None:
+                raise BadRequest("the uploaded bytes are not a decodable image")
         query, version = self.embed_image(jpeg)
         if query is None:
             raise BadRequest("the uploaded bytes are not a decodable image")

@@ -4,11 +4,22 @@ A 410 KB PNG can declare 12000 x 12000 pixels; decoding it costs ~430 MB for the
 (+736 MB RSS was measured). Image search therefore reads the width and height from the PNG or
 JPEG header first and refuses images larger than ``MAX_PIXELS`` (a 4K frame is 8.3 Mpx) or in
 another format, with an error that says so.
+
+With ``ingest.tracklet.blur_heads`` every stored embedding comes from a crop whose head is
+blurred, so an uploaded person is blurred the same way before it is embedded
+(:func:`blur_upload_head`): an unblurred query against blurred gallery crops would be another
+kind of crop (DESIGN.md, "People's privacy"). An upload has no keypoints: its top is blurred, as a
+crop's is when the detector found no confident head keypoint.
 """
 
 from __future__ import annotations
 
 import struct
+
+import cv2
+import numpy as np
+
+from ..tracklet.crops import blur_head_fallback, decode_jpeg
 
 MAX_PIXELS = 16_777_216          # 4096 x 4096
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -54,3 +65,13 @@ def check_upload(data: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
         raise UploadRejected(f"the {fmt} image is {width}x{height} pixels; image search takes at most "
                              f"{max_pixels:,} pixels (crop the person first)")
     return width, height
+
+
+def blur_upload_head(data: bytes) -> bytes | None:
+    """The (already checked) upload with its head blurred like a crop's, as lossless PNG; None when
+    the bytes do not decode."""
+    image = decode_jpeg(data)
+    if image is None:
+        return None
+    ok, buf = cv2.imencode(".png", blur_head_fallback(image))
+    return np.asarray(buf).tobytes() if ok else None

@@ -85,7 +85,8 @@ class TrackletBuilder:
                                      f"needs the frame to cut its crop from")
                 o.last_candidate_index = obs.frame_index
                 if o.seen_for_crop % o.stride == 0:
-                    crop = cut_crop(frame_bgr, obs.detection.box_xyxy, (cfg.crop_height, cfg.crop_width))
+                    crop = cut_crop(frame_bgr, obs.detection.box_xyxy, (cfg.crop_height, cfg.crop_width),
+                                    blur_head=cfg.blur_heads, keypoints=obs.detection.keypoints)
                     if crop is not None:
                         o.crops.append((obs.t_s, crop))
                 o.seen_for_crop += 1
