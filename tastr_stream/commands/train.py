@@ -7,6 +7,9 @@ import json
 import math
 from pathlib import Path
 
+BACKBONE_CHOICES = ("resnet50", "mobilenetv2", "efficientnet-lite0", "tiny", "resnet50+partcolour",
+                    "mobilenetv2+partcolour", "efficientnet-lite0+partcolour", "tiny+partcolour")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="unsupervised progressive training (round 0 TSCCC, then association + TCCPC)",
@@ -22,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, help="cross-camera rounds after round 0 (default: trainer.rounds)")
     p.add_argument("--epochs", type=int, help="epochs per round (default: trainer.epochs_per_round)")
     p.add_argument("--round0-epochs", type=int, help="epochs of round 0 (default: --epochs)")
-    p.add_argument("--backbone", choices=["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny"])
+    # Literal, so `--help` does not import torch; tests check it equals models.backbones.BACKBONES.
+    p.add_argument("--backbone", choices=BACKBONE_CHOICES)
     p.add_argument("--out", help="checkpoint folder (default: trainer.checkpoint_dir)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: trainer.device")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

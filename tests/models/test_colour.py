@@ -65,3 +65,10 @@ def test_configs_offer_exactly_the_built_architectures():
         field = section.model_fields["backbone"]
         assert set(typing.get_args(field.annotation)) == set(BACKBONES), section.__name__
         assert field.default == DEFAULT_BACKBONE
+
+
+def test_train_command_offers_every_architecture():
+    from tastr_stream.commands.train import BACKBONE_CHOICES
+    from tastr_stream.models.backbones import BACKBONES
+
+    assert set(BACKBONE_CHOICES) == set(BACKBONES)
