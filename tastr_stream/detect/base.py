@@ -99,15 +99,20 @@ class DownscaledDetector:
 
     @staticmethod
     def _map_back(dets: list[Detection], size: tuple[int, int], small: np.ndarray) -> list[Detection]:
-        width, height = size
-        new_h, new_w = small.shape[:2]
-        if (new_w, new_h) == (width, height):
-            return dets
-        # Map with the exact per-axis ratio of the two pixel grids, not the rounded scale.
-        sx, sy = width / new_w, height / new_h
-        out = []
-        for d in dets:
-            full = scale_detection(d, sx, sy)
-            box = np.clip(full.box_xyxy, 0, [width, height, width, height]).astype(np.float32)
-            out.append(Detection(box_xyxy=box, keypoints=full.keypoints, score=full.score))
-        return out
+        return map_to_full(dets, size, small.shape[1], small.shape[0])
+
+
+def map_to_full(dets: list[Detection], size: tuple[int, int], small_width: int, small_height: int) -> list[Detection]:
+    """Detections made on a ``small_width`` x ``small_height`` copy, in the pixels of the full
+    ``size`` = (width, height) frame, clipped to it."""
+    width, height = size
+    if (small_width, small_height) == (width, height):
+        return dets
+    # Map with the exact per-axis ratio of the two pixel grids, not the rounded scale.
+    sx, sy = width / small_width, height / small_height
+    out = []
+    for d in dets:
+        full = scale_detection(d, sx, sy)
+        box = np.clip(full.box_xyxy, 0, [width, height, width, height]).astype(np.float32)
+        out.append(Detection(box_xyxy=box, keypoints=full.keypoints, score=full.score))
+    return out

@@ -23,9 +23,11 @@ import time
 from concurrent.futures import Future
 from typing import Callable
 
+import numpy as np
+
 from ..config.ingest import IngestConfig
 from ..decode.frame import Frame
-from ..detect.base import PoseDetector
+from ..detect.base import PoseDetector, fit_size, map_to_full
 from ..detect.schedule import DetectionSchedule
 from ..errors import StreamError
 from ..serve.metrics import IngestMetrics
@@ -71,8 +73,27 @@ class IngestPipeline:
         """
         due = self.needs_detection(frame, backlog)
         t0 = time.perf_counter()
-        detections = self.detector.detect(frame.image, frame_index=frame.index) if due else None
+        detections = None
+        if due:
+            view = self.detector_view(frame)
+            detections = self.to_frame(self.detector.detect(view, frame_index=frame.index), frame, view)
         return self.advance(frame, detections, detect_s=time.perf_counter() - t0)
+
+    def detector_view(self, frame: Frame) -> np.ndarray:
+        """The picture the detector is given. A learned backend (YOLO, HOG) detects on a copy
+        fitted inside ``detect.input_width`` x ``input_height``: it is scaled straight from the
+        decoded planes (``Frame.resized``), so a 4K frame is never converted whole for it. The
+        oracle reads ground truth in the frame's own pixels and gets the frame as it is."""
+        cfg = self.config.detect
+        if cfg.backend == "oracle":
+            return frame.image
+        w, h, _ = fit_size(frame.width, frame.height, cfg.input_width, cfg.input_height)
+        return frame.image if (w, h) == (frame.width, frame.height) else frame.resized(w, h)
+
+    @staticmethod
+    def to_frame(detections: list[Detection], frame: Frame, view: np.ndarray) -> list[Detection]:
+        """Detections made on ``detector_view(frame)`` in the frame's full-resolution pixels."""
+        return map_to_full(detections, (frame.width, frame.height), view.shape[1], view.shape[0])
 
     def needs_detection(self, frame: Frame, backlog: float | None = None) -> bool:
         """Whether the schedule wants ``frame`` detected (``backlog`` as for ``process``).
@@ -100,7 +121,7 @@ class IngestPipeline:
         t1 = time.perf_counter()
         if detections is not None:
             step = self.tracker.update(detections, frame.index, frame.t_s)
-            closed = self.builder.add(frame.image, step.observations, step.ended_track_ids)
+            closed = self.builder.add(frame, step.observations, step.ended_track_ids)
             self.detected_frames += 1
             if self.metrics:
                 self.metrics.detect_seconds.observe(detect_s)

@@ -92,12 +92,12 @@ class MultiIngest:
         if due:
             self.rounds += 1
             t0 = time.perf_counter()
-            found = self.detector.detect_batch([f.image for _, f in due],
-                                               frame_indices=[f.index for _, f in due],
+            views = [lane.pipeline.detector_view(f) for lane, f in due]
+            found = self.detector.detect_batch(views, frame_indices=[f.index for _, f in due],
                                                camera_ids=[lane.camera_id for lane, _ in due])
             detect_s = time.perf_counter() - t0
-            for (lane, frame), detections in zip(due, found):
-                lane.pipeline.advance(frame, detections, detect_s=detect_s)
+            for (lane, frame), view, detections in zip(due, views, found):
+                lane.pipeline.advance(frame, lane.pipeline.to_frame(detections, frame, view), detect_s=detect_s)
             advanced += len(due)
         return advanced
 

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config.ingest import TrackletConfig
 from ..wire.records import TrackObservation, Tracklet
 from .crops import cut_crop, encode_jpeg
+
+if TYPE_CHECKING:
+    from ..decode.frame import Frame
 
 
 @dataclass
@@ -58,11 +62,12 @@ class TrackletBuilder:
         suffix = f".{o.segment}" if o.segment else ""
         return f"{self.camera_id}:{self.session}:{o.track_id}{suffix}"
 
-    def add(self, frame_bgr: np.ndarray | None, observations: list[TrackObservation],
+    def add(self, frame_bgr: np.ndarray | Frame | None, observations: list[TrackObservation],
             ended_track_ids: list[int]) -> list[Tracklet]:
         """Record this frame's observations; return tracklets that closed on this frame.
 
-        ``frame_bgr`` may be None when no observation is ``"detected"`` (nothing to cut)."""
+        ``frame_bgr`` is the frame's BGR array or the decoded ``Frame`` itself (crops then convert
+        only their own pixels); it may be None when no observation is ``"detected"``."""
         cfg = self.config
         closed: list[Tracklet] = []
         for obs in observations:

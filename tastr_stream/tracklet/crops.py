@@ -15,10 +15,15 @@ the top ``HEAD_FALLBACK_SHARE`` of the box is blurred.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from ..errors import StreamError
+
+if TYPE_CHECKING:
+    from ..decode.frame import Frame
 
 
 HEAD_KEYPOINTS = slice(0, 5)          # COCO: nose, left/right eye, left/right ear
@@ -28,20 +33,23 @@ HEAD_MIN_HALF_SIZE = 0.10              # half the blurred square, at least this 
 HEAD_BLUR_CELLS = 4                    # the head is averaged down to about this many cells across
 
 
-def cut_crop(frame_bgr: np.ndarray, box_xyxy: np.ndarray, out_hw: tuple[int, int], *, blur_head: bool = False,
-             keypoints: np.ndarray | None = None,
+def cut_crop(frame_bgr: np.ndarray | Frame, box_xyxy: np.ndarray, out_hw: tuple[int, int], *,
+             blur_head: bool = False, keypoints: np.ndarray | None = None,
              min_keypoint_score: float = HEAD_MIN_KEYPOINT_SCORE) -> np.ndarray | None:
     """Crop ``box_xyxy`` (clipped to the frame) and resize to ``out_hw``; None if the box is empty.
 
+    ``frame_bgr`` is a BGR array or a decoded :class:`~tastr_stream.decode.Frame`, whose
+    ``region`` converts only the box's pixels (a crop of a 4K frame does not pay for the rest).
     ``blur_head``: blur the head, found from ``keypoints`` ((17, 3) x, y, score in frame pixels)
     or, without a confident head keypoint, as the top of the box."""
-    h, w = frame_bgr.shape[:2]
+    is_array = isinstance(frame_bgr, np.ndarray)
+    h, w = frame_bgr.shape[:2] if is_array else (frame_bgr.height, frame_bgr.width)
     x1, y1, x2, y2 = (int(round(v)) for v in box_xyxy)
     x1, y1 = max(0, x1), max(0, y1)
     x2, y2 = min(w, x2), min(h, y2)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
-    crop = frame_bgr[y1:y2, x1:x2]
+    crop = frame_bgr[y1:y2, x1:x2] if is_array else frame_bgr.region(x1, y1, x2, y2)
     interp = cv2.INTER_AREA if (y2 - y1) > out_hw[0] else cv2.INTER_LINEAR
     out = cv2.resize(crop, (out_hw[1], out_hw[0]), interpolation=interp)
     if blur_head:

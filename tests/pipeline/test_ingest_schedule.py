@@ -27,8 +27,9 @@ class CountingDetector:
         return self.inner.detect(image_bgr, frame_index=frame_index)
 
 
-def run_camera(world: SyntheticWorld, cam: str, rate_hz: float):
-    cfg = IngestConfig(detect=DetectConfig(backend="oracle", rate_hz=rate_hz, min_rate_hz=min(1.0, rate_hz or 1.0)))
+def run_camera(world: SyntheticWorld, cam: str, rate_hz: float, **detect):
+    cfg = IngestConfig(detect=DetectConfig(**{"backend": "oracle", **detect}, rate_hz=rate_hz,
+                                           min_rate_hz=min(1.0, rate_hz or 1.0)))
     detector = CountingDetector(make_detector(cfg.detect, world=world, camera_id=cam))
     model, version = initial_model("tiny", 16)
     background = BackgroundExtractor(Extractor(lambda: model, batch_size=8, version=version)).start()
@@ -87,3 +88,46 @@ def test_the_schedule_keeps_the_people_every_frame_detection_finds(world):
 
     assert len(people(every[3])) >= 3
     assert len(people(every[3]) - people(sparse[3])) <= 1
+
+
+class WholeViewDetector:
+    """A learned backend's stand-in: one person filling the middle of whatever it is shown."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def detect(self, image_bgr, *, frame_index=None):
+        from tastr_stream.wire import Detection
+
+        h, w = image_bgr.shape[:2]
+        self.shapes.append((w, h))
+        box = np.array([w * 0.25, h * 0.1, w * 0.75, h * 0.9], np.float32)
+        kps = np.zeros((17, 3), np.float32)
+        return [Detection(box, kps, 0.9)]
+
+
+def test_a_learned_detector_never_makes_a_frame_convert_whole(world):
+    """Fitted to 320x192: the detector's copy is scaled from the decoded planes, its boxes come
+    back in the frame's own pixels, and crops convert only their rectangle, so not one frame is
+    converted to a full BGR array."""
+    cam = world.camera_ids[2]
+    cfg = IngestConfig(detect=DetectConfig(backend="hog", input_width=320, input_height=192, rate_hz=5.0))
+    detector = WholeViewDetector()
+    model, version = initial_model("tiny", 16)
+    background = BackgroundExtractor(Extractor(lambda: model, batch_size=8, version=version)).start()
+    published, converted = [], 0
+    pipe = IngestPipeline(cam, cfg, detector, background, published.append)
+    worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
+    try:
+        for frame in worker:
+            pipe.process(frame)
+            converted += frame.converted
+        pipe.finish()
+    finally:
+        worker.stop()
+        background.stop()
+    assert converted == 0
+    assert set(detector.shapes) == {(320, 180)} and len(detector.shapes) == len(range(0, world.num_frames, 6))
+    (t,) = published
+    np.testing.assert_allclose(t.boxes_xyxy[0], [160, 36, 480, 324], atol=0.5)
+    assert len(t.crops_jpeg) > 1
