@@ -31,6 +31,7 @@ import av
 from prometheus_client import CollectorRegistry
 
 from tastr_stream.config.ingest import DetectConfig, IngestConfig
+from tastr_stream.config.model import ModelConfig
 from tastr_stream.decode import DecodeWorker, FileSource
 from tastr_stream.detect import make_detector
 from tastr_stream.models.checkpoint import initial_model
@@ -135,7 +136,7 @@ def main() -> None:
                           rate_hz=args.rate_hz, min_rate_hz=min(1.0, args.rate_hz) if args.rate_hz else 1.0)
     cfg = IngestConfig(detect=detect)
     detector = make_detector(cfg.detect, root=ROOT, intra_op_threads=1)   # as the ingest daemon runs it
-    model, version = initial_model(args.backbone, cfg.embed.emb_dim)
+    model, version = initial_model(args.backbone, ModelConfig().emb_dim)
 
     runs = []
     for _ in range(args.repeats):

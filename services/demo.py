@@ -55,12 +55,16 @@ def pick_detector(choice: str, repo_root: Path) -> dict:
 
 
 def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoints: dict) -> dict:
+    from tastr_stream.config.model import DEFAULT_BACKBONE, DEFAULT_EMB_DIM
+
     network = tomllib.loads((world_dir / "network.toml").read_text())["network"]
     for cam in network["cameras"]:
         cam["source"] = str((world_dir / cam["source"]).resolve()) if cam.get("source") else ""
     return {
         "network": network,
         "endpoints": endpoints,
+        # The shipped default model (untrained v0 until the demo's rounds publish new versions).
+        "model": {"backbone": DEFAULT_BACKBONE, "emb_dim": DEFAULT_EMB_DIM},
         # Detection on every frame of the low-rate demo video, backing off to 2 Hz when a box
         # this size falls behind (4 cameras, the associator and a training round on 2 cores),
         # before any frame is dropped.
@@ -159,9 +163,8 @@ def run(args: argparse.Namespace) -> int:
     if not interrupted:
         from tastr_stream.eval.model_versions import score_versions
 
-        embed = cfg.ingest.embed
-        for s in score_versions(world_dir, cfg.trainer.checkpoint_dir, [0, *versions], embed.backbone,
-                                embed.emb_dim, embed.weights_path):
+        for s in score_versions(world_dir, cfg.trainer.checkpoint_dir, [0, *versions], cfg.model.backbone,
+                                cfg.model.emb_dim, cfg.model.weights_path):
             print(f"  model v{s.version:<19} rank-1 {s.rank1:.3f}  mAP {s.mAP:.3f}  "
                   f"(each visit queries the other cameras' visits, ground-truth crops, {s.queries} queries)")
     print(f"\n[demo] the store stays in {run_dir / 'store'}; config {config_path}")

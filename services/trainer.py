@@ -55,9 +55,9 @@ class LiveTrainer:
 
         self.cfg, self.store_dir, self.checkpoint_dir, self.metrics = cfg, store_dir, checkpoint_dir, metrics
         self.device = resolve_device(cfg.trainer.device)
-        embed = cfg.ingest.embed
+        model = cfg.model
         self.serving: ServingModel = serving_model(
-            checkpoint_dir, embed.backbone, embed.emb_dim, embed.weights_path,
+            checkpoint_dir, model.backbone, model.emb_dim, model.weights_path,
             on_rejected=lambda path, exc: metrics.checkpoints_rejected.inc())
         self.store: Store | None = None
 
@@ -114,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
     # Heavy imports (torch, zmq) here, so `tastr-stream --help` and other commands start fast.
     from prometheus_client import CollectorRegistry
     from tastr_stream.config import load_config
-    from tastr_stream.errors import ConfigError
     from tastr_stream.serve.metrics import TrainerMetrics, serve_metrics
     from tastr_stream.wire.announce import AnnouncementPublisher
     from tastr_stream.wire.checkpoints import CheckpointServer
@@ -122,10 +121,6 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.wire.requests import TrainRequestReceiver
 
     cfg = load_config(args.config)
-    if cfg.trainer.backbone != cfg.ingest.embed.backbone:
-        raise ConfigError(f"{args.config}: trainer.backbone={cfg.trainer.backbone!r} differs from "
-                          f"ingest.embed.backbone={cfg.ingest.embed.backbone!r}; extractors would reject "
-                          f"every checkpoint the trainer writes")
     curve = curve_server(cfg.security.curve)        # announcements, checkpoints, train requests
     registry = CollectorRegistry()
     metrics = TrainerMetrics(registry)

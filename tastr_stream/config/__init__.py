@@ -4,6 +4,7 @@ from .associator import AssociatorConfig, Association, StrPrior, Window
 from .endpoints import Endpoints
 from .ingest import IngestConfig
 from .loader import config_from_dict, load_config
+from .model import ModelConfig
 from .network import Camera, Network, Path
 from .root import AppConfig
 from .security import Curve, SecurityConfig, load_token
@@ -11,6 +12,6 @@ from .trainer import TrainerConfig
 
 __all__ = [
     "AppConfig", "Association", "AssociatorConfig", "Camera", "Curve", "Endpoints", "IngestConfig",
-    "Network", "Path", "SecurityConfig", "StrPrior", "TrainerConfig", "Window", "config_from_dict",
+    "ModelConfig", "Network", "Path", "SecurityConfig", "StrPrior", "TrainerConfig", "Window", "config_from_dict",
     "load_config", "load_token",
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import Section
+from .model import Backbone
 
 
 class DecodeConfig(Section):
@@ -96,13 +97,11 @@ class TrackletConfig(Section):
 
 
 class EmbedConfig(Section):
-    # Re-ID architecture: a trunk (original head) or "<trunk>+partcolour" (CNN stripes fused with a colour
-    # descriptor, the zero-label default; models/partcolour.py, benchmarks/bench_zero_label.py).
-    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny",
-                      "resnet50+partcolour", "mobilenetv2+partcolour", "efficientnet-lite0+partcolour",
-                      "tiny+partcolour"] = "mobilenetv2+partcolour"
-    weights_path: str = ""
-    emb_dim: int = Field(default=512, ge=8, le=4096)
+    # Deprecated aliases of [model] (config/model.py): read only to fill or check [model]; inside a
+    # loaded AppConfig they always equal model.backbone/emb_dim/weights_path. Read cfg.model instead.
+    backbone: Backbone | None = None
+    weights_path: str | None = None
+    emb_dim: int | None = Field(default=None, ge=8, le=4096)
     batch_size: int = Field(default=32, ge=1, le=1024)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Autocast precision of the Re-ID forward pass on CUDA (CPU always runs fp32). Every

@@ -40,6 +40,10 @@ def _describe(path: str, err: ValidationError) -> str:
     if first.get("type") == "missing":
         return f"{path}: missing required field {_field_path(loc)}"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    if not loc:
+        # A check across sections (e.g. an alias disagreeing with [model]): its message names the
+        # fields and values; the whole input would only bury them.
+        return f"{path}: {msg.removeprefix('Value error, ')}{more}"
     return f"{path}: {_field_path(loc)}: {msg} (got {shown}){more}"
 
 

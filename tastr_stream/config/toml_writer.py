@@ -1,7 +1,8 @@
 """Write a config mapping as TOML (the stdlib reads TOML but does not write it).
 
 Launchers (demo, replay) generate the config they hand to every daemon, so all processes read
-one file; only tables, arrays of tables and scalars/arrays of scalars are needed.
+one file; only tables, arrays of tables and scalars/arrays of scalars are needed. A None value
+(an unset optional field of a dumped config) is left out, as TOML has no null.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def dumps(data: dict) -> str:
     lines: list[str] = []
 
     def table(prefix: str, d: dict) -> None:
+        d = {k: v for k, v in d.items() if v is not None}    # TOML has no null: an unset key is absent
         scalars = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_table_array(v)}
         if prefix and (scalars or not d):
             lines.append(f"[{prefix}]")
@@ -42,7 +44,7 @@ def dumps(data: dict) -> str:
             elif _is_table_array(v):
                 for item in v:
                     lines.append(f"[[{name}]]")
-                    lines.extend(f"{ik} = {_value(iv)}" for ik, iv in item.items())
+                    lines.extend(f"{ik} = {_value(iv)}" for ik, iv in item.items() if iv is not None)
 
     table("", data)
     return "\n".join(lines) + "\n"

@@ -7,16 +7,16 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Section
+from .model import DEFAULT_BACKBONE, DEFAULT_EMB_DIM, Backbone
 
 
 class TrainerConfig(Section):
-    # Re-ID architecture: a trunk (original head) or "<trunk>+partcolour" (CNN stripes fused with a colour
-    # descriptor, the zero-label default; models/partcolour.py, benchmarks/bench_zero_label.py).
-    backbone: Literal["resnet50", "mobilenetv2", "efficientnet-lite0", "tiny",
-                      "resnet50+partcolour", "mobilenetv2+partcolour", "efficientnet-lite0+partcolour",
-                      "tiny+partcolour"] = "mobilenetv2+partcolour"
+    # The architecture trained. Inside a loaded AppConfig these two are deprecated aliases of
+    # [model] (config/model.py) and always equal model.backbone/emb_dim (read cfg.model); they
+    # stay fields for experiment files that hold a [trainer] table alone (`tastr-stream train --dataset`).
+    backbone: Backbone = DEFAULT_BACKBONE
     init_weights: str = ""
-    emb_dim: int = Field(default=512, ge=8, le=4096)
+    emb_dim: int = Field(default=DEFAULT_EMB_DIM, ge=8, le=4096)
     margin: float = Field(default=0.3, gt=0, le=10)
     lr: float = Field(default=3e-4, gt=0, le=1)
     p: int = Field(default=16, ge=2, le=1024, description="tracklets per batch")

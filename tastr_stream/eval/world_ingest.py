@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..config.ingest import IngestConfig
+from ..config.model import ModelConfig
 from ..errors import DatasetError
 from ..store import Store
 from ..wire.records import Tracklet
@@ -27,13 +28,18 @@ log = logging.getLogger(__name__)
 MARK = "ingest.json"
 
 
-def _settings_hash(world_hash: str, cfg: IngestConfig) -> str:
-    data = json.dumps({"world": world_hash, "ingest": cfg.model_dump(mode="json")}, sort_keys=True)
+def _settings_hash(world_hash: str, cfg: IngestConfig, model: ModelConfig) -> str:
+    ingest = cfg.model_dump(mode="json")
+    # The model where ingest.embed held it before [model] existed, so caches made then stay valid.
+    ingest["embed"].update(backbone=model.backbone, emb_dim=model.emb_dim, weights_path=model.weights_path)
+    data = json.dumps({"world": world_hash, "ingest": ingest}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-def ingest_world(world, cfg: IngestConfig, out_dir, *, root: Path | None = None, progress: bool = True) -> Path:
-    """Store of every tracklet the edge pipeline publishes on ``world``'s videos (cached)."""
+def ingest_world(world, cfg: IngestConfig, out_dir, *, model: ModelConfig | None = None, root: Path | None = None,
+                 progress: bool = True) -> Path:
+    """Store of every tracklet the edge pipeline publishes on ``world``'s videos with ``model``
+    (default: the shipped ``[model]``), cached."""
     from ..decode import DecodeWorker, FileSource
     from ..detect import make_detector
     from ..models.checkpoint import initial_model
@@ -41,7 +47,8 @@ def ingest_world(world, cfg: IngestConfig, out_dir, *, root: Path | None = None,
     from ..tracklet.extractor import BackgroundExtractor, Extractor
 
     out = Path(out_dir)
-    want = _settings_hash(world.meta.get("args_hash", ""), cfg)
+    model = model or ModelConfig()
+    want = _settings_hash(world.meta.get("args_hash", ""), cfg, model)
     try:
         if json.loads((out / MARK).read_text()).get("hash") == want:
             return out
@@ -49,13 +56,13 @@ def ingest_world(world, cfg: IngestConfig, out_dir, *, root: Path | None = None,
         pass
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    model, version = initial_model(cfg.embed.backbone, cfg.embed.emb_dim, cfg.embed.weights_path)
+    reid, version = initial_model(model.backbone, model.emb_dim, model.weights_path)
     totals = {}
     with Store.open(out / "store") as store:
         for cam in world.camera_ids:
             published: list[Tracklet] = []
             detector = make_detector(cfg.detect, world=world, camera_id=cam, root=root)
-            background = BackgroundExtractor(Extractor(lambda: model, batch_size=cfg.embed.batch_size,
+            background = BackgroundExtractor(Extractor(lambda: reid, batch_size=cfg.embed.batch_size,
                                                        version=version)).start()
             pipe = IngestPipeline(cam, cfg, detector, background, published.append)
             worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()

@@ -175,7 +175,7 @@ class AssociatorCore:
         """Put one stored tracklet back in the window; what makes it unusable, or None."""
         if t.camera_id not in self.cameras:
             return f"camera {t.camera_id!r} is not in the network"
-        want = self.config.ingest.embed.emb_dim
+        want = self.config.model.emb_dim
         if t.embedding is not None and np.asarray(t.embedding).shape != (want,):
             t = dataclasses.replace(t, embedding=None)   # another box's model: re-embed from the crops
         if t.embedding is None or t.model_version != self.model_version:
@@ -265,10 +265,10 @@ class AssociatorCore:
                                    f"the network has {sorted(self.cameras)}", "unknown_camera")
         if t.embedding is None and not t.crops_jpeg:
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: neither an embedding nor crops", "empty")
-        want = self.config.ingest.embed.emb_dim
+        want = self.config.model.emb_dim
         if t.embedding is not None and np.asarray(t.embedding).shape != (want,):
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: embedding of shape {np.asarray(t.embedding).shape}, "
-                                   f"this network's models make ({want},) (ingest.embed.emb_dim)", "embedding_dim")
+                                   f"this network's models make ({want},) (model.emb_dim)", "embedding_dim")
         newest_known = max(self.known_versions)
         if t.embedding is not None and not -1 <= t.model_version <= newest_known:
             raise RejectedTracklet(f"tracklet {t.tracklet_id}: model_version {t.model_version} is not a version this "

@@ -110,12 +110,13 @@ class Extractor:
         return inference.embed_reference(model, check_images(images)), version
 
 
-def extractor_from_config(cfg: Any, precision: str | None = None) -> Extractor:
-    """An Extractor for an ``EmbedConfig`` (``ingest.embed``); see ``models.initial_model``.
+def extractor_from_config(model_cfg: Any, cfg: Any, precision: str | None = None) -> Extractor:
+    """An Extractor serving ``model_cfg`` (``[model]``: backbone, emb_dim, weights_path; see
+    ``models.initial_model``) as an ``EmbedConfig`` (``ingest.embed``) runs it.
 
     ``precision`` defaults to ``cfg.precision`` (``embed.precision``: bf16 autocast on CUDA, fp32 on
     CPU whatever is asked)."""
-    model, version = initial_model(cfg.backbone, cfg.emb_dim, cfg.weights_path)
+    model, version = initial_model(model_cfg.backbone, model_cfg.emb_dim, model_cfg.weights_path)
     precision = precision or getattr(cfg, "precision", "auto")
     return Extractor(lambda: model, device=cfg.device, batch_size=cfg.batch_size, precision=precision,
                      version=version)

@@ -126,8 +126,8 @@ def test_bad_endpoint_scheme(tmp_path):
 
 
 def test_embedding_dims_must_agree(tmp_path):
-    msg = error_of(tmp_path, GOOD + "\n[trainer]\nemb_dim = 256\n")
-    assert "emb_dim" in msg and "256" in msg
+    msg = error_of(tmp_path, GOOD + "\n[ingest.embed]\nemb_dim = 128\n[trainer]\nemb_dim = 256\n")
+    assert "trainer.emb_dim=256" in msg and "ingest.embed.emb_dim=128" in msg
 
 
 def test_not_utf8(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from tastr_stream.config.ingest import EmbedConfig
+from tastr_stream.config.model import ModelConfig
 from tastr_stream.config.trainer import TrainerConfig
 from tastr_stream.errors import ModelError
 from tastr_stream.models import BACKBONES, DEFAULT_BACKBONE
@@ -61,10 +62,14 @@ def test_bad_settings_are_refused():
 
 
 def test_configs_offer_exactly_the_built_architectures():
-    for section in (EmbedConfig, TrainerConfig):
+    for section in (ModelConfig, TrainerConfig):
         field = section.model_fields["backbone"]
         assert set(typing.get_args(field.annotation)) == set(BACKBONES), section.__name__
         assert field.default == DEFAULT_BACKBONE
+    # [ingest.embed] backbone is a deprecated alias of [model]: unset unless written, same choices.
+    alias = EmbedConfig.model_fields["backbone"]
+    assert alias.default is None
+    assert set(typing.get_args(typing.get_args(alias.annotation)[0])) == set(BACKBONES)
 
 
 def test_train_command_offers_every_architecture():

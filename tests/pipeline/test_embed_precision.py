@@ -12,12 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from tastr_stream.config.ingest import EmbedConfig
+from tastr_stream.config.model import ModelConfig
 from tastr_stream.tracklet.extractor import extractor_from_config
 
 
 def test_cpu_runs_fp32_whatever_the_config_asks():
     for precision in ("fp32", "bf16"):
-        ex = extractor_from_config(EmbedConfig(backbone="tiny", emb_dim=16, device="cpu", precision=precision))
+        ex = extractor_from_config(ModelConfig(backbone="tiny", emb_dim=16),
+                                   EmbedConfig(device="cpu", precision=precision))
         assert ex.precision == "fp32" and ex.device.type == "cpu"
 
 
@@ -30,7 +32,8 @@ def test_precision_is_validated_at_the_config_boundary():
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])
 def test_cuda_embeds_in_the_configured_precision(precision):
-    ex = extractor_from_config(EmbedConfig(backbone="mobilenetv2", emb_dim=128, device="cuda", precision=precision))
+    ex = extractor_from_config(ModelConfig(backbone="mobilenetv2", emb_dim=128),
+                               EmbedConfig(device="cuda", precision=precision))
     assert ex.device.type == "cuda" and ex.precision == precision
     images = np.random.default_rng(0).integers(0, 256, (8, 256, 128, 3), dtype=np.uint8)
     fast, _ = ex.embed(images)

@@ -180,16 +180,18 @@ def test_stop_drains_queued_jobs_and_cancelled_jobs_are_skipped():
 
 def test_extractor_from_config_serves_packaged_weights_or_a_checkpoint(tmp_path):
     from tastr_stream.config.ingest import EmbedConfig
+    from tastr_stream.config.model import ModelConfig
     from tastr_stream.models import publish_checkpoint
     from tastr_stream.tracklet.extractor import extractor_from_config
 
-    ex = extractor_from_config(EmbedConfig(backbone="tiny", emb_dim=16, batch_size=4, device="cpu"))
+    run = EmbedConfig(batch_size=4, device="cpu")
+    ex = extractor_from_config(ModelConfig(backbone="tiny", emb_dim=16), run)
     assert ex.version == 0 and ex.batch_size == 4
     ann = publish_checkpoint(build_reid_model("tiny", 16, seed=4), tmp_path, 12)
-    ex = extractor_from_config(EmbedConfig(backbone="tiny", emb_dim=16, weights_path=ann.path, device="cpu"))
+    ex = extractor_from_config(ModelConfig(backbone="tiny", emb_dim=16, weights_path=ann.path), run)
     assert ex.version == 12
     with pytest.raises(ModelError, match="wrong architecture"):
-        extractor_from_config(EmbedConfig(backbone="tiny", emb_dim=32, weights_path=ann.path, device="cpu"))
+        extractor_from_config(ModelConfig(backbone="tiny", emb_dim=32, weights_path=ann.path), run)
 
 
 @pytest.mark.gpu
