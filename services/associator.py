@@ -71,10 +71,10 @@ def run(args: argparse.Namespace) -> int:
     server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port,
                            args.metrics_host or acfg.metrics_host)
     embed = cfg.ingest.embed
-    embedder = CropEmbedder(embed.backbone, embed.emb_dim, embed.weights_path, device=embed.device)
+    embedder = CropEmbedder(cfg.model.backbone, cfg.model.emb_dim, cfg.model.weights_path, device=embed.device)
     # Before any training round the window holds the extractors' starting model: version 0, or
     # the version of the checkpoint the config points every extractor at.
-    initial_version = embedder.version if embed.weights_path else 0
+    initial_version = embedder.version if cfg.model.weights_path else 0
     core = AssociatorCore(cfg, store, embed_crops=embedder, metrics=metrics, initial_version=initial_version)
     restored = core.restore()
     metrics.model_version.set(core.model_version)
@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
                    on_unauthorized=lambda: metrics.lookups_unauthorized.labels(front="http").inc()).start()
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights, curve=curve_out)
     train_requests = TrainRequestSender(cfg.endpoints.train_requests, curve=curve_out)
-    switch = ModelSwitch(core, lambda ann: _load_announced(ann, cfg))
+    lifecycle = _model_lifecycle(cfg, metrics)
+    switch = ModelSwitch(core, lambda ann: _load_announced(ann, lifecycle, cfg), lifecycle.rejections)
     stop = stop_on_signals()
     if args.ready_file:
         import json
@@ -236,20 +237,26 @@ def _request_round(core: AssociatorCore, sender: TrainRequestSender, metrics: As
     core.policy.requested(now_s)
 
 
-def _load_announced(ann, cfg):
-    """On the switch's worker thread: the announced checkpoint as a crop embedder (fetched from
-    the trainer when this box does not share its disk); TastrError/OSError reject it."""
-    from tastr_stream.models.checkpoint import model_from_checkpoint
-    from tastr_stream.pipeline.reembed import CropEmbedder
+def _model_lifecycle(cfg, metrics: AssociatorMetrics):
+    """The checkpoint lifecycle ingest uses too: announced files this box lacks are fetched from the
+    trainer; refusals are logged once and counted by reason."""
+    from tastr_stream.models.lifecycle import ModelLifecycle, Rejections
     from tastr_stream.wire.checkpoints import CheckpointResolver
     from tastr_stream.wire.curve import curve_client
 
     embed = cfg.ingest.embed
     resolver = CheckpointResolver(cfg.endpoints.checkpoints, embed.checkpoint_cache_dir,
                                   timeout_s=embed.checkpoint_fetch_timeout_s, curve=curve_client(cfg.security.curve))
-    path = resolver.resolve(ann)
-    model, _ = model_from_checkpoint(path, ann.sha256, backbone=embed.backbone, emb_dim=embed.emb_dim)
-    return CropEmbedder.from_model(model, ann.version, device=embed.device)
+    return ModelLifecycle(cfg.model.backbone, cfg.model.emb_dim, resolve=resolver.resolve,
+                          rejections=Rejections("associator", metrics.model_rejects))
+
+
+def _load_announced(ann, lifecycle, cfg):
+    """On the switch's worker thread: the announced checkpoint, verified by the shared lifecycle, as a
+    crop embedder; CheckpointRejected refuses it."""
+    from tastr_stream.pipeline.reembed import CropEmbedder
+
+    return CropEmbedder.from_model(lifecycle.load(ann).model, ann.version, device=cfg.ingest.embed.device)
 
 
 def _thumbnail(store: Store, tracklet_id: str) -> bytes | None:

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.detect.factory import make_batch_detector
     from tastr_stream.errors import ConfigError
     from tastr_stream.models.checkpoint import initial_model
+    from tastr_stream.models.lifecycle import ModelLifecycle, Rejections
     from tastr_stream.pipeline.multi_ingest import Lane, MultiIngest
     from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
     from tastr_stream.tracklet.hotswap import WeightSwapper
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         shared = make_batch_detector(icfg.detect, cams, world=world)
         detectors = {cam: OneCamera(shared, cam) for cam in cams}
-    model, version = initial_model(icfg.embed.backbone, icfg.embed.emb_dim, icfg.embed.weights_path)
+    model, version = initial_model(cfg.model.backbone, cfg.model.emb_dim, cfg.model.weights_path)
     extractor = Extractor(lambda: model, device=icfg.embed.device, batch_size=icfg.embed.batch_size,
                           precision=icfg.embed.precision, version=version)
     cameras: list[_Camera] = []
@@ -175,8 +176,13 @@ def run(args: argparse.Namespace) -> int:
     # Announced paths are the trainer's; this box may not see them, so missing files are fetched.
     resolver = CheckpointResolver(cfg.endpoints.checkpoints, icfg.embed.checkpoint_cache_dir,
                                   timeout_s=icfg.embed.checkpoint_fetch_timeout_s)
-    swapper = WeightSwapper(background, expect_backbone=icfg.embed.backbone, expect_emb_dim=icfg.embed.emb_dim,
-                            resolver=resolver).start()
+    def on_reject(reason: str) -> None:
+        for c in cameras:
+            c.metrics.model_rejects(reason)
+
+    lifecycle = ModelLifecycle(cfg.model.backbone, cfg.model.emb_dim, resolve=resolver.resolve,
+                               rejections=Rejections("ingest", on_reject))
+    swapper = WeightSwapper(background, lifecycle=lifecycle).start()
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
     stop = stop_on_signals()
     try:

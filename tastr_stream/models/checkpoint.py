@@ -46,6 +46,28 @@ from .packaged import load_into
 
 log = logging.getLogger(__name__)
 
+# Why a checkpoint was refused: one word each, for metrics labels and log lines (models.lifecycle).
+MISSING = "missing"                # no file at the path (or this box could not fetch it), unreadable
+SHA256 = "sha256"                  # the file is not the one announced
+CORRUPT = "corrupt"                # not a checkpoint, truncated, weights fail their own hash or shape
+VERSION = "version"                # the header names another version than the announcement
+ARCHITECTURE = "architecture"      # another backbone, or a head whose constants differ from ours
+EMB_DIM = "emb_dim"                # another embedding size
+LOAD = "load"                      # verified, but could not be built or prepared here (e.g. out of GPU memory)
+REEMBED = "reembed"                # (associator) its window could not be re-embedded with it
+REJECT_REASONS = (MISSING, SHA256, CORRUPT, VERSION, ARCHITECTURE, EMB_DIM, LOAD, REEMBED)
+
+
+class CheckpointRejected(ModelError):
+    """A checkpoint that must not serve, with ``reason`` (one of REJECT_REASONS)."""
+
+    def __init__(self, reason: str, message: str):
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}; one of {REJECT_REASONS}")
+        super().__init__(message)
+        self.reason = reason
+
+
 MAGIC = b"TASTR-CKPT\n"
 FORMAT = 1
 MAX_HEADER_BYTES = 1 << 20
@@ -122,73 +144,96 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, version: int,
 
 
 def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None, *,
-                    backbone: str | None = None, emb_dim: int | None = None
+                    backbone: str | None = None, emb_dim: int | None = None, version: int | None = None
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read and verify a checkpoint; return ``(state_dict, header)``.
 
-    Raises ModelError, naming the path and the reason, when the file is missing, truncated,
-    corrupt, not a checkpoint, fails ``expected_sha256``, or was made for another
-    ``backbone``/``emb_dim`` than the caller expects.
+    Raises CheckpointRejected (a ModelError), naming the path and the reason, when the file is
+    missing, truncated, corrupt, not a checkpoint, fails ``expected_sha256``, or its header names
+    another ``version``, ``backbone`` or ``emb_dim`` than the caller expects (checked before the
+    weights are unpickled).
     """
     p = Path(path)
     try:
         blob = p.read_bytes()
     except OSError as exc:
-        raise ModelError(f"checkpoint {p}: cannot read: {exc}") from exc
+        raise CheckpointRejected(MISSING, f"checkpoint {p}: cannot read: {exc}") from exc
     if expected_sha256 is not None:
         actual = hashlib.sha256(blob).hexdigest()
         if actual != expected_sha256.lower():
-            raise ModelError(f"checkpoint {p}: sha256 mismatch: file has {actual}, "
-                             f"announced {expected_sha256}")
+            raise CheckpointRejected(SHA256, f"checkpoint {p}: sha256 mismatch: file has {actual}, "
+                                             f"announced {expected_sha256}")
     head = len(MAGIC) + 4
     if len(blob) < head or not blob.startswith(MAGIC):
-        raise ModelError(f"checkpoint {p}: not a tastr checkpoint or truncated header "
-                         f"({len(blob)} bytes)")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: not a tastr checkpoint or truncated header "
+                                          f"({len(blob)} bytes)")
     (header_len,) = struct.unpack("<I", blob[len(MAGIC):head])
     if header_len > MAX_HEADER_BYTES or len(blob) < head + header_len:
-        raise ModelError(f"checkpoint {p}: truncated or bad header length {header_len} "
-                         f"in a {len(blob)}-byte file")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: truncated or bad header length {header_len} "
+                                          f"in a {len(blob)}-byte file")
     try:
         header = json.loads(blob[head:head + header_len])
         payload_bytes = int(header["payload_bytes"])
         payload_sha = str(header["payload_sha256"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"checkpoint {p}: corrupt header: {exc}") from exc
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: corrupt header: {exc}") from exc
     if header.get("format") != FORMAT:
-        raise ModelError(f"checkpoint {p}: unknown format {header.get('format')!r}, expected {FORMAT}")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: unknown format {header.get('format')!r}, "
+                                          f"expected {FORMAT}")
+    check_header(p, header, version=version, backbone=backbone, emb_dim=emb_dim)
     payload = blob[head + header_len:]
     if len(payload) != payload_bytes:
-        raise ModelError(f"checkpoint {p}: truncated: weights are {len(payload)} bytes, "
-                         f"header says {payload_bytes}")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: truncated: weights are {len(payload)} bytes, "
+                                          f"header says {payload_bytes}")
     if hashlib.sha256(payload).hexdigest() != payload_sha:
-        raise ModelError(f"checkpoint {p}: corrupt: weights do not match their sha256 {payload_sha}")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: corrupt: weights do not match their sha256 "
+                                          f"{payload_sha}")
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure means the same thing: unusable weights
-        raise ModelError(f"checkpoint {p}: cannot load weights: {type(exc).__name__}: {exc}") from exc
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: cannot load weights: "
+                                          f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"checkpoint {p}: payload is not a state dict of tensors")
-    for key, want in (("backbone", backbone), ("emb_dim", emb_dim)):
-        if want is not None and header.get(key) != want:
-            raise ModelError(f"checkpoint {p}: wrong architecture: {key}={header.get(key)!r}, "
-                             f"expected {want!r}")
+        raise CheckpointRejected(CORRUPT, f"checkpoint {p}: payload is not a state dict of tensors")
     return state, header
 
 
+def check_header(path: str | os.PathLike, header: dict[str, Any], *, version: int | None = None,
+                 backbone: str | None = None, emb_dim: int | None = None) -> None:
+    """Raise CheckpointRejected when the header names another ``version`` (VERSION), ``backbone``
+    (ARCHITECTURE) or ``emb_dim`` (EMB_DIM) than expected; None expects nothing."""
+    if version is not None and header.get("version") != version:
+        raise CheckpointRejected(VERSION, f"checkpoint {path}: header version {header.get('version')!r} "
+                                          f"!= announced {version}")
+    if backbone is not None and header.get("backbone") != backbone:
+        raise CheckpointRejected(ARCHITECTURE, f"checkpoint {path}: wrong architecture: "
+                                               f"backbone={header.get('backbone')!r}, expected {backbone!r}")
+    if emb_dim is not None and header.get("emb_dim") != emb_dim:
+        raise CheckpointRejected(EMB_DIM, f"checkpoint {path}: wrong architecture: "
+                                          f"emb_dim={header.get('emb_dim')!r}, expected {emb_dim!r}")
+
+
 def model_from_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None, *,
-                          backbone: str | None = None, emb_dim: int | None = None
+                          backbone: str | None = None, emb_dim: int | None = None, version: int | None = None
                           ) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the architecture the header names and load the verified weights into it (CPU, eval)."""
-    state, header = load_checkpoint(path, expected_sha256, backbone=backbone, emb_dim=emb_dim)
+    """Build the architecture the header names and load the verified weights into it (CPU, eval).
+
+    Raises CheckpointRejected as ``load_checkpoint`` does, and ARCHITECTURE when this code cannot
+    build the header's backbone or builds it with other constants than the header records."""
+    state, header = load_checkpoint(path, expected_sha256, backbone=backbone, emb_dim=emb_dim, version=version)
     try:
         model = build_reid_model(str(header.get("backbone")), header.get("emb_dim"), pretrained=False)
     except ModelError as exc:
-        raise ModelError(f"checkpoint {path}: {exc}") from exc
-    load_into(model, state, f"checkpoint {path}")
+        raise CheckpointRejected(ARCHITECTURE, f"checkpoint {path}: {exc}") from exc
+    try:
+        load_into(model, state, f"checkpoint {path}")
+    except ModelError as exc:            # the header's own architecture does not fit its tensors
+        raise CheckpointRejected(CORRUPT, str(exc)) from exc
     recorded = header.get("architecture")      # tensors fit; do the constants around them match too?
     if recorded is not None and json.loads(json.dumps(model.spec())) != recorded:
-        raise ModelError(f"checkpoint {path}: architecture {recorded!r} is not what this code builds for "
-                         f"backbone {header.get('backbone')!r}: {model.spec()!r}")
+        raise CheckpointRejected(ARCHITECTURE, f"checkpoint {path}: architecture {recorded!r} is not what this "
+                                               f"code builds for backbone {header.get('backbone')!r}: "
+                                               f"{model.spec()!r}")
     return model.eval(), header
 
 

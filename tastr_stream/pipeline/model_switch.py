@@ -8,9 +8,12 @@ does both on one worker thread and the loop only applies the finished result
 worker when there are many, and are embedded on the loop only when a few remain.
 Until then the window keeps comparing with the old version: never two versions at once.
 
-A newer announcement while one is in flight cancels it (between tracklets) and starts over; a
-checkpoint that cannot be loaded is remembered, so the trainer's periodic repeats of the same
-announcement are not retried and re-logged every time.
+A newer announcement while one is in flight cancels it (between tracklets) and starts over. The
+checkpoint is verified and built by the lifecycle ingest uses too (``models.lifecycle``; the
+daemon's ``load`` calls ``ModelLifecycle.load``), and refusals go to the same ``Rejections``: logged
+once with their reason and counted; a refusal for good (a corrupt or mismatched file, or a window
+that could not be re-embedded with it) is remembered, so the trainer's periodic repeats of the same
+announcement are not retried, while one that may heal (a file not fetched yet) is tried again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TastrError
+from ..models.checkpoint import LOAD, REEMBED, CheckpointRejected
+from ..models.lifecycle import Rejections
 from ..wire.records import WeightsAnnouncement
 from .associator import AssociatorCore
 
@@ -33,7 +38,8 @@ log = logging.getLogger(__name__)
 # to the worker first (a catch-up pass), so the loop never stalls for long.
 CATCH_UP_ON_LOOP = 4
 
-# (announcement) -> embed_crops(list[bytes]) -> (mean embedding, version); raises TastrError/OSError.
+# (announcement) -> embed_crops(list[bytes]) -> (mean embedding, version); raises CheckpointRejected
+# (other TastrError/OSError count as LOAD: verified or not, it could not be built here).
 Loader = Callable[[WeightsAnnouncement], Any]
 
 
@@ -53,12 +59,12 @@ class _InFlight:
 
 
 class ModelSwitch:
-    def __init__(self, core: AssociatorCore, load: Loader):
+    def __init__(self, core: AssociatorCore, load: Loader, rejections: Rejections | None = None):
         self.core = core
         self._load = load
+        self.rejections = rejections or Rejections("associator")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-switch")
         self._inflight: _InFlight | None = None
-        self._rejected: set[tuple[int, str]] = set()
 
     @property
     def busy(self) -> bool:
@@ -67,7 +73,7 @@ class ModelSwitch:
     def offer(self, ann: WeightsAnnouncement) -> bool:
         """Start switching to ``ann`` when it is newer than what serves and what is in flight."""
         self.core.note_version(ann.version)   # edge boxes may embed with it before this switch is done
-        if ann.version <= self.core.model_version or (ann.version, ann.sha256) in self._rejected:
+        if ann.version <= self.core.model_version or self.rejections.final(ann) is not None:
             return False
         if self._inflight is not None:
             if ann.version <= self._inflight.ann.version:
@@ -83,7 +89,14 @@ class ModelSwitch:
 
     def _prepare(self, ann: WeightsAnnouncement, ids: list[str], cancel: threading.Event, embed_crops=None,
                  feats: dict | None = None):
-        embed_crops = embed_crops or self._load(ann)
+        if embed_crops is None:
+            try:
+                embed_crops = self._load(ann)
+            except CheckpointRejected:
+                raise
+            except (TastrError, OSError) as exc:
+                raise CheckpointRejected(LOAD, f"checkpoint v{ann.version} ({ann.path}): cannot load: "
+                                               f"{type(exc).__name__}: {exc}") from exc
         fresh = self.core.reembed_window(embed_crops, ann.version, ids, cancelled=cancel.is_set)
         return embed_crops, {**(feats or {}), **fresh}
 
@@ -104,10 +117,13 @@ class ModelSwitch:
                 self._inflight = _InFlight(job.ann, job.cancel, future, job.started_s)
                 return None
             n = self.core.apply_swap(embed_crops, job.ann.version, feats)
-        except (TastrError, OSError) as exc:
-            self._rejected.add((job.ann.version, job.ann.sha256))
-            log.error("announced checkpoint rejected; keeping the current model",
-                      extra={"kv": {"version": job.ann.version, "path": job.ann.path, "error": exc}})
+        except CheckpointRejected as exc:
+            self.rejections.record(job.ann, exc, self.core.model_version)
+            return None
+        except (TastrError, OSError) as exc:     # the checkpoint loaded; re-embedding the window failed
+            self.rejections.record(job.ann, CheckpointRejected(REEMBED, f"re-embedding the window with "
+                                                                        f"v{job.ann.version} failed: {exc}"),
+                                   self.core.model_version)
             return None
         return SwitchDone(job.ann.version, n, time.perf_counter() - job.started_s)
 

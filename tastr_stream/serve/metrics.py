@@ -39,6 +39,14 @@ def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1
     return MetricsServer(registry, server.server_address[1], server)
 
 
+def _model_rejects(registry: CollectorRegistry, daemon: str, camera: str):
+    """Announced checkpoints refused, by reason (models.checkpoint.REJECT_REASONS): call with a reason."""
+    counter = Counter("tastr_model_rejected_total", "Announced checkpoints refused (each version and file once), "
+                      "by reason: missing, sha256, corrupt, version, architecture, emb_dim, load, reembed",
+                      ["daemon", "camera", "reason"], registry=registry)
+    return lambda reason: counter.labels(daemon=daemon, camera=camera, reason=reason).inc()
+
+
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry, camera_id: str):
         r, lab = registry, {"camera": camera_id}
@@ -64,6 +72,7 @@ class IngestMetrics:
         self.spool_queue = queue.labels(queue="spool", **lab)
         self.model_version = Gauge("tastr_model_version", "Model version in use", ["daemon", "camera"], registry=r).labels(daemon="ingest", **lab)
         self.model_swaps = Counter("tastr_model_swaps_total", "Model hot-swaps completed", ["daemon", "camera"], registry=r).labels(daemon="ingest", **lab)
+        self.model_rejects = _model_rejects(r, "ingest", camera_id)
         self.open_tracks = Gauge("tastr_ingest_open_tracklets", "Tracklets being built", ["camera"], registry=r).labels(**lab)
         # Detection on a schedule: the rate aimed at now (lower than configured while backing off
         # under load), frames the detector ran on, and how often the schedule backed off.
@@ -89,6 +98,7 @@ class AssociatorMetrics:
         self.lookup_latency = Histogram("tastr_lookup_seconds", "Lookup latency", ["kind"], buckets=_LATENCY_BUCKETS, registry=r)
         self.model_version = Gauge("tastr_model_version", "Model version in use", ["daemon", "camera"], registry=r).labels(daemon="associator", camera="")
         self.model_swaps = Counter("tastr_model_swaps_total", "Model hot-swaps completed", ["daemon", "camera"], registry=r).labels(daemon="associator", camera="")
+        self.model_rejects = _model_rejects(r, "associator", "")
         self.train_requests = Counter("tastr_assoc_train_requests_total", "Training rounds requested", registry=r)
         self.identity_links = Counter("tastr_assoc_identity_links_total", "Links shown to users, by event (shown, retracted, final)", ["event"], registry=r)
         self.links_waiting = Gauge("tastr_assoc_links_waiting", "Decided links waiting until every rival could have arrived", registry=r)

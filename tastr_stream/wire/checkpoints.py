@@ -45,7 +45,14 @@ REQUEST_TYPE, REPLY_TYPE, SCHEMA = "checkpoint.request", "checkpoint.reply", 1
 
 
 class CheckpointFetchError(WireError):
-    """A checkpoint could not be fetched: missing version, timeout, bad reply or sha256 mismatch."""
+    """A checkpoint could not be fetched: missing version, timeout, bad reply or sha256 mismatch.
+
+    ``reason`` in the words of ``models.checkpoint.REJECT_REASONS``: "sha256" when bytes arrived
+    but are not the announced file, "missing" for everything else (it may be there next time)."""
+
+    def __init__(self, message: str, reason: str = "missing"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def checkpoint_name(version: int) -> str:
@@ -196,7 +203,7 @@ def fetch_checkpoint(endpoint: str, version: int, sha256: str, dest_dir: str | o
             os.fsync(f.fileno())
         actual = _sha256_file(tmp)
         if actual != sha256:
-            raise CheckpointFetchError(f"{what}: sha256 mismatch: got {actual}, announced {sha256}")
+            raise CheckpointFetchError(f"{what}: sha256 mismatch: got {actual}, announced {sha256}", "sha256")
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -277,7 +284,7 @@ class CheckpointResolver:
             raise WireError(f"keep must be >= 1, got {keep!r}")
         self.endpoint, self.cache_dir, self.timeout_s = endpoint, Path(cache_dir), timeout_s
         self.retry_after_s, self.keep, self._ctx, self._curve = retry_after_s, keep, context, curve
-        self._failed: dict[tuple[int, str], tuple[float, str]] = {}
+        self._failed: dict[tuple[int, str], tuple[float, str, str]] = {}   # -> (when, message, reason)
         self.fetches = 0
 
     def resolve(self, ann: WeightsAnnouncement) -> Path:
@@ -290,15 +297,15 @@ class CheckpointResolver:
         key = (ann.version, ann.sha256)
         failed = self._failed.get(key)
         if failed is not None and time.monotonic() - failed[0] < self.retry_after_s:
-            raise CheckpointFetchError(failed[1])
+            raise CheckpointFetchError(failed[1], failed[2])
         try:
             path = fetch_checkpoint(self.endpoint, ann.version, ann.sha256, self.cache_dir, self.timeout_s,
                                     self._ctx, curve=self._curve)
         except CheckpointFetchError as exc:
-            self._failed[key] = (time.monotonic(), f"{ann.path} is not on this box and {exc}")
+            self._failed[key] = (time.monotonic(), f"{ann.path} is not on this box and {exc}", exc.reason)
             while len(self._failed) > 64:
                 self._failed.pop(next(iter(self._failed)))
-            raise CheckpointFetchError(self._failed[key][1]) from exc
+            raise CheckpointFetchError(self._failed[key][1], exc.reason) from exc
         self._failed.pop(key, None)
         self.fetches += 1
         self._prune()

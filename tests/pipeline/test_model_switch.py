@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from tastr_stream.errors import ModelError
+from tastr_stream.models.checkpoint import CORRUPT, CheckpointRejected
 from tastr_stream.pipeline.associator import AssociatorCore
 from tastr_stream.pipeline.model_switch import ModelSwitch
 from tastr_stream.store import Store
@@ -96,7 +96,7 @@ def test_unloadable_checkpoint_is_rejected_once_and_the_old_model_serves(tmp_pat
 
     def load(a):
         loads.append(a.version)
-        raise ModelError(f"{a.path}: truncated checkpoint")
+        raise CheckpointRejected(CORRUPT, f"{a.path}: truncated checkpoint")
 
     with Store.open(tmp_path / "store") as store:
         core = AssociatorCore(app_config(tmp_path), store, embed_crops=GatedEmbedder(0))
@@ -106,7 +106,7 @@ def test_unloadable_checkpoint_is_rejected_once_and_the_old_model_serves(tmp_pat
         assert switch.offer(ann(5))
         assert switch.wait(10) is None
         [rec] = [r for r in caplog.records if r.getMessage().startswith("announced checkpoint rejected")]
-        assert "truncated" in str(rec.kv["error"]) and rec.kv["version"] == 5
+        assert "truncated" in str(rec.kv["error"]) and rec.kv["version"] == 5 and rec.kv["reason"] == CORRUPT
         assert not switch.offer(ann(5)), "the trainer's repeats of a rejected checkpoint are not retried"
         assert core.model_version == 0 and {m.model_version for m in core.assoc.tracklets()} == {0}
         assert switch.offer(ann(5, sha="cd" * 32)), "a different file under the same version is tried"

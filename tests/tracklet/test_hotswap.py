@@ -175,7 +175,7 @@ def _corrupt(kind: str, ann: WeightsAnnouncement, tmp_path) -> tuple[WeightsAnno
         return WeightsAnnouncement(5, str(tmp_path / "gone.ckpt"), ann.sha256, "tiny", 32), "cannot read"
     if kind == "wrong-arch":
         other = publish_checkpoint(build_reid_model("tiny", 64, seed=1), tmp_path / "wide", 5)
-        return other, "wrong architecture"
+        return other, "announced emb_dim 64"          # refused on the announcement, before any read
     if kind == "version-mismatch":
         return WeightsAnnouncement(5, ann.path, ann.sha256, "tiny", 32), "header version 1"
     raise AssertionError(kind)
@@ -192,7 +192,7 @@ def test_bad_checkpoint_is_rejected_once_in_the_log_and_the_old_model_keeps_serv
     ex = Extractor(lambda: build_reid_model("tiny", 32, seed=0), device="cpu", batch_size=8)
     ref = _reference(None)
     imgs = _images(5, 9)
-    caplog.set_level(logging.WARNING, logger="tastr_stream.tracklet.hotswap")
+    caplog.set_level(logging.WARNING, logger="tastr_stream.models.lifecycle")
     with BackgroundExtractor(ex) as bg, WeightSwapper(bg, expect_emb_dim=32, loader=loader) as swapper:
         assert swapper.announce(bad).result(TIMEOUT_S) == REJECTED
         assert swapper.announce(bad).result(TIMEOUT_S) == REJECTED
@@ -202,10 +202,10 @@ def test_bad_checkpoint_is_rejected_once_in_the_log_and_the_old_model_keeps_serv
         assert bg.wait_for_version(2, TIMEOUT_S)
     assert res.model_version == 0
     np.testing.assert_allclose(res.crop_embeddings, ref.embed(imgs)[0], rtol=1e-4, atol=1e-4)
-    lines = [r for r in caplog.records if r.getMessage().startswith("checkpoint rejected")]
+    lines = [r for r in caplog.records if r.getMessage().startswith("announced checkpoint rejected")]
     assert len(lines) == 1
     kv = lines[0].kv
-    assert kv["path"] == bad.path and reason in kv["reason"] and kv["serving"] == 0
+    assert kv["path"] == bad.path and reason in kv["error"] and kv["serving"] == 0 and kv["daemon"] == "ingest"
 
 
 def test_old_and_equal_versions_are_ignored(published):
