@@ -9,7 +9,7 @@ of crop in each row, as in the live system. Also the mixed case the design forbi
 gallery, plain query: an unblurred image-search upload), and "upload-style": queries blurred
 without keypoints (top 18 % of the crop), as image search blurs an upload.
 
-Model: the served v0 (``ingest.embed.backbone`` default at ``--emb-dim``, no training); a
+Model: the served v0 (``model.backbone`` default at ``--emb-dim``, no training); a
 tracklet's feature is the mean of its crops' embeddings, Euclidean distances. Protocols as in
 ``bench_zero_label``: ``split`` (Campus-4K: one query per test identity) and ``all`` (every visit
 against every other, same camera removed).
@@ -35,7 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tastr_stream.config.ingest import EmbedConfig  # noqa: E402
+from tastr_stream.config.model import ModelConfig  # noqa: E402
 from tastr_stream.datasets.synthetic import SyntheticWorld  # noqa: E402
 from tastr_stream.detect.oracle import keypoint_scores_from_flags  # noqa: E402
 from tastr_stream.eval import distance_matrix, evaluate_rank  # noqa: E402
@@ -96,7 +96,7 @@ def cut_all(world, kept, wanted) -> dict[str, list[list[np.ndarray]]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spec", default=str(ROOT / "configs/world_quality.toml"))
-    ap.add_argument("--backbone", default=EmbedConfig().backbone, help="v0 architecture (default: the served one)")
+    ap.add_argument("--backbone", default=ModelConfig().backbone, help="v0 architecture (default: the served one)")
     ap.add_argument("--emb-dim", type=int, default=512)
     args = ap.parse_args()
     torch.set_num_threads(min(4, os.cpu_count() or 1))
