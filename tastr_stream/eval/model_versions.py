@@ -52,6 +52,10 @@ def score_versions(world_dir: str | os.PathLike, checkpoint_dir: str | os.PathLi
         return []
     pids = np.array([t.pid_gt for t in tracklets])
     cams = np.array([t.camera_id for t in tracklets])
+    # Only visits whose person was seen by another camera can be found there: a short run where
+    # nobody crossed two cameras has nothing to score.
+    if not any(((pids == p) & (cams != c)).any() for p, c in zip(pids, cams)):
+        return []
     paths = checkpoint_paths(checkpoint_dir)
     out = []
     for v in versions:

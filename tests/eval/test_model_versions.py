@@ -22,3 +22,16 @@ def test_scores_v0_and_each_saved_version(tmp_path, small_world):
     assert [s.version for s in scores] == [0, 2]          # v1 has no file: left out, not invented
     for s in scores:
         assert 0.0 <= s.rank1 <= 1.0 and 0.0 <= s.mAP <= 1.0 and s.queries >= 5
+
+
+def test_a_world_where_nobody_crossed_two_cameras_scores_nothing(tmp_path, small_world, monkeypatch):
+    import tastr_stream.train.world_crops as wc
+
+    real = wc.load_world_tracklets
+
+    def one_camera(world_dir, settings):
+        world, tracklets = real(world_dir, settings)
+        return world, [t for t in tracklets if t.camera_id == tracklets[0].camera_id]
+
+    monkeypatch.setattr(wc, "load_world_tracklets", one_camera)
+    assert score_versions(small_world, tmp_path, [0], "tiny", 16) == []
