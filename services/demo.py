@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"[demo] web page    http://127.0.0.1:{info['http_port']}/   (camera graph, identities, search)")
     print(f"[demo] lookup API  http://127.0.0.1:{info['http_port']}/api/recent   metrics "
           f"http://127.0.0.1:{info['metrics_port']}/metrics   logs {run_dir / 'logs'}")
-    view = LiveView(cfg.endpoints.lookup)
+    from tastr_stream.config import load_token
+
+    view = LiveView(cfg.endpoints.lookup, token=load_token(cfg.security))
     interrupted = False
     try:
         while runner.ingest_running():

@@ -54,7 +54,7 @@ def register(sub) -> None:
 class _Camera:
     """What one camera owns in the daemon: metrics, sender, source, decode worker, pipeline."""
 
-    def __init__(self, args, cfg, cam: str, k: int, world, background, detector, decode_cfg) -> None:
+    def __init__(self, args, cfg, cam: str, k: int, world, background, detector, decode_cfg, curve=None) -> None:
         from prometheus_client import CollectorRegistry
         from tastr_stream.decode import DecodeWorker, FileSource, is_network_url, open_source
         from tastr_stream.pipeline.ingest import IngestPipeline
@@ -74,7 +74,8 @@ class _Camera:
             port = icfg.metrics_port_base + index if icfg.metrics_port_base else 0
         self.server = serve_metrics(registry, port, args.metrics_host or icfg.metrics_host)
         spool_dir = f"{args.spool_dir or icfg.spool.dir}/{cam}"
-        self.sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes)).start()
+        self.sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes),
+                                     curve=curve).start()
         self.pipeline = IngestPipeline(cam, icfg, detector, background,
                                        lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics)
         live = is_network_url(self.source_url)
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from tastr_stream.tracklet.hotswap import WeightSwapper
     from tastr_stream.wire.announce import AnnouncementSubscriber
     from tastr_stream.wire.checkpoints import CheckpointResolver
+    from tastr_stream.wire.curve import curve_client
 
     cfg = load_config(args.config)
     cams = list(args.camera)
@@ -174,8 +176,10 @@ def run(args: argparse.Namespace) -> int:
 
     background = BackgroundExtractor(extractor, on_swap=on_swap).start()
     # Announced paths are the trainer's; this box may not see them, so missing files are fetched.
+    # security.curve on: every socket to the central box speaks CURVE with this box's client keys.
+    curve = curve_client(cfg.security.curve)
     resolver = CheckpointResolver(cfg.endpoints.checkpoints, icfg.embed.checkpoint_cache_dir,
-                                  timeout_s=icfg.embed.checkpoint_fetch_timeout_s)
+                                  timeout_s=icfg.embed.checkpoint_fetch_timeout_s, curve=curve)
     def on_reject(reason: str) -> None:
         for c in cameras:
             c.metrics.model_rejects(reason)
@@ -183,11 +187,11 @@ def run(args: argparse.Namespace) -> int:
     lifecycle = ModelLifecycle(cfg.model.backbone, cfg.model.emb_dim, resolve=resolver.resolve,
                                rejections=Rejections("ingest", on_reject))
     swapper = WeightSwapper(background, lifecycle=lifecycle).start()
-    subscriber = AnnouncementSubscriber(cfg.endpoints.weights)
+    subscriber = AnnouncementSubscriber(cfg.endpoints.weights, curve=curve)
     stop = stop_on_signals()
     try:
         for k, cam in enumerate(cams):
-            cameras.append(_Camera(args, cfg, cam, k, world, background, detectors[cam], decode_cfg))
+            cameras.append(_Camera(args, cfg, cam, k, world, background, detectors[cam], decode_cfg, curve))
             cameras[-1].metrics.model_version.set(version)
         multi = None
         if shared is None:

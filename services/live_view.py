@@ -9,8 +9,8 @@ from tastr_stream.wire.rpc import RpcClient
 
 
 class LiveView:
-    def __init__(self, lookup_endpoint: str, out=print):
-        self.client = RpcClient(lookup_endpoint)
+    def __init__(self, lookup_endpoint: str, out=print, token: str | None = None):
+        self.client = RpcClient(lookup_endpoint, token=token)
         self.out = out
         self.shown: dict[int, int] = {}      # identity -> cameras already printed
         self.started = time.monotonic()

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     info = runner.start()
     print(f"[replay] {len(cameras)} cameras at {args.speed}x; lookup API http://127.0.0.1:{info['http_port']}/api/recent"
           f"  metrics http://127.0.0.1:{info['metrics_port']}/metrics  logs {run_dir / 'logs'}")
-    view = LiveView(cfg.endpoints.lookup)
+    from tastr_stream.config import load_token
+
+    view = LiveView(cfg.endpoints.lookup, token=load_token(cfg.security))
     interrupted = False
     try:
         while runner.ingest_running() and not runner.failed():
