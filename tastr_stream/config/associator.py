@@ -70,7 +70,7 @@ class Trust(Section):
 
     enabled: bool = True
     relink_max_gap_s: float = Field(default=12.0, ge=0, le=600)     # a track broken this long is still one visit
-    relink_quantile: float = Field(default=0.3, gt=0, le=1)         # appearance gate for fragments of one visit
+    relink_quantile: float = Field(default=0.15, gt=0, le=1)        # appearance gate for fragments of one visit
     relink_gap_halving_s: float = Field(default=2.0, gt=0, le=600)  # ... halved for every this much gap
     relink_body_heights_per_s: float = Field(default=1.0, gt=0, le=20)  # how far a fragment may move per second
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
