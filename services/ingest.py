@@ -40,6 +40,10 @@ def register(sub) -> None:
                    help="camera id from the config's network; repeat for several cameras sharing one detector")
     p.add_argument("--source", help="file path or rtsp/tcp/udp URL (overrides the camera's configured source; one camera only)")
     p.add_argument("--epoch", type=float, help="replay a file against this shared unix epoch (seconds)")
+    p.add_argument("--epoch-file", help="replay a file against the unix epoch a launcher writes to this file once "
+                                        "every camera is ready (models loaded, detector warm): no camera then "
+                                        "starts late and floods its queue")
+    p.add_argument("--epoch-wait", type=float, default=300.0, help="longest wait for --epoch-file, seconds")
     p.add_argument("--speed", type=float, help="replay speed factor (overrides ingest.decode.replay_speed)")
     p.add_argument("--world", help="synthetic world dir (needed by the oracle detector)")
     p.add_argument("--metrics-host", help="override the config's metrics_host (e.g. 0.0.0.0 in a container)")
@@ -49,6 +53,31 @@ def register(sub) -> None:
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="at end of a file, seconds to wait for the associator to acknowledge everything")
     p.set_defaults(func=run)
+
+
+def _wait_for_epoch(path: str, timeout_s: float, stop, cams: list[str]) -> float | None:
+    """The shared epoch a launcher writes once every camera process is ready; None if stopped."""
+    from tastr_stream.errors import ConfigError
+
+    log.info("ready; waiting for the epoch", extra={"kv": {"cameras": cams, "epoch_file": path}})
+    deadline = time.monotonic() + timeout_s
+    while not stop.is_set():
+        try:
+            text = open(path).read().strip()
+        except FileNotFoundError:
+            text = ""
+        if text:
+            try:
+                epoch = float(text)
+            except ValueError:
+                raise ConfigError(f"--epoch-file {path}: not a unix time: {text[:40]!r}") from None
+            if not epoch > 0:
+                raise ConfigError(f"--epoch-file {path}: not a unix time: {epoch!r}")
+            return epoch
+        if time.monotonic() > deadline:
+            raise ConfigError(f"--epoch-file {path}: no epoch written within {timeout_s:g} s")
+        stop.wait(0.05)
+    return None
 
 
 class _Camera:
@@ -123,6 +152,9 @@ def _source_url(args, cfg, world, cam: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.epoch_file and args.epoch is None:
+        # A placeholder until the launcher writes the shared epoch (set before any frame is read).
+        args.epoch = time.time() + 86_400.0
     # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
     from tastr_stream.config import load_config
     from tastr_stream.detect import make_detector
@@ -201,6 +233,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             multi = MultiIngest([Lane(c.pipeline, c.worker) for c in cameras], shared, stop=stop)
             multi.warm_up({c.cam: c.size for c in cameras if c.size})
+        if args.epoch_file:
+            epoch = _wait_for_epoch(args.epoch_file, args.epoch_wait, stop, cams)
+            if epoch is None:
+                return 130
+            for c in cameras:
+                c.source.epoch_wall_s = epoch
         for c in cameras:
             c.worker.start()
             log.info("ingest started", extra={"kv": {"camera": c.cam, "source": c.source_url,

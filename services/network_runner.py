@@ -90,11 +90,13 @@ class NetworkRunner:
             port = free_port()
             self._spawn("trainer", ["trainer", "--config", str(self.config_path), "--metrics-port", str(port),
                                     "--checkpoint-dir", str(self.run_dir / CHECKPOINT_DIR)], port, TRAINER_ENV)
-        # Every camera replays against one epoch a few seconds ahead, so all start in step.
-        epoch = time.time() + 8.0
+        # Every camera replays against one epoch, written once all of them are ready (models
+        # loaded, detector warm), so all start in step and none starts late with a flooded queue.
+        epoch_file = self.run_dir / "epoch"
+        epoch_file.unlink(missing_ok=True)
         for cam in self.cameras:
             port = free_port()
-            args = ["ingest", "--config", str(self.config_path), "--camera", cam, "--epoch", f"{epoch:.3f}",
+            args = ["ingest", "--config", str(self.config_path), "--camera", cam, "--epoch-file", str(epoch_file),
                     "--speed", str(self.speed), "--metrics-port", str(port),
                     "--spool-dir", str(self.run_dir / "spool")]
             if cam in self.sources:
@@ -103,7 +105,23 @@ class NetworkRunner:
                 args += ["--world", str(self.world_dir)]
             self._spawn(f"ingest-{cam}", args, port, INGEST_ENV)
         self._write_daemon_list()
+        self._release_epoch(epoch_file, startup_timeout_s)
         return info
+
+    def _release_epoch(self, epoch_file: Path, timeout_s: float, lead_s: float = 2.0) -> None:
+        """Write the shared epoch ``lead_s`` ahead once every ingest logged that it is ready (or the
+        timeout passed, or one exited: the others should not wait for it forever)."""
+        ingests = [p for p in self.procs if p.name.startswith("ingest-")]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            waiting = [p for p in ingests if p.popen.poll() is None
+                       and "waiting for the epoch" not in _read(p.log_path)]
+            if not waiting:
+                break
+            time.sleep(0.1)
+        tmp = epoch_file.with_suffix(".tmp")
+        tmp.write_text(f"{time.time() + lead_s:.3f}\n")
+        os.replace(tmp, epoch_file)
 
     def _write_daemon_list(self) -> None:
         """``daemons.json``: every daemon's metrics port, for ``tastr-stream status --run DIR``."""
@@ -212,6 +230,13 @@ def ingest_summaries(run_dir: Path) -> dict[str, dict[str, str]]:
             fields = dict(re.findall(r"(\w+)=(\S+)", lines[-1].split(" ingest finished ", 1)[1]))
             out[fields.get("camera", path.stem.removeprefix("ingest-"))] = fields
     return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _tail(path: Path, n: int = 20) -> str:

@@ -115,3 +115,42 @@ def test_ingest_without_associator_spools_then_delivers(tmp_path, small_world):
     first_session = spooled[0].name.split("-", 1)[1].split(":")[1]
     assert sessions[first_session] == len(spooled), "every spooled tracklet of the first run must arrive"
     assert not list((tmp_path / "spool" / camera).glob("*.msg")), "acknowledged tracklets leave the spool"
+
+
+def test_ingest_waits_for_the_launchers_epoch_then_replays_every_frame(tmp_path, small_world):
+    """``--epoch-file``: the ingest loads and warms up, says it is ready, reads no frame until the
+    launcher writes the shared epoch, then replays on that clock; a bad epoch is one line."""
+    world = SyntheticWorld.open(small_world)
+    camera = world.camera_ids[1]
+    eps = endpoints()
+    cfg = ingest_config(tmp_path, small_world, eps)
+    epoch_file = tmp_path / "epoch"
+    receiver = TrackletReceiver(eps["tracklets"])
+    d = Daemon(["ingest", "--config", str(cfg), "--camera", camera, "--world", str(small_world),
+                "--epoch-file", str(epoch_file), "--speed", "4"], tmp_path / "ingest.log")
+    try:
+        deadline = time.monotonic() + 120
+        while "waiting for the epoch" not in d.log():
+            assert d.proc.poll() is None and time.monotonic() < deadline, d.log()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert "ingest started" not in d.log() and not receiver.receive(timeout_ms=100)
+        epoch_file.write_text(f"{time.time() + 0.5:.3f}\n")
+        got = collect(receiver, d)
+        assert d.proc.wait(timeout=60) == 0, d.log()
+        assert got
+        finished = [ln for ln in d.log().splitlines() if "ingest finished" in ln][-1]
+        assert "frames_dropped=0" in finished and f"frames_decoded={world.num_frames}" in finished
+    finally:
+        d.stop()
+        receiver.close()
+
+    bad = tmp_path / "bad-epoch"
+    bad.write_text("soon\n")
+    d = Daemon(["ingest", "--config", str(cfg), "--camera", camera, "--world", str(small_world),
+                "--epoch-file", str(bad)], tmp_path / "ingest-bad.log")
+    try:
+        assert d.proc.wait(timeout=120) != 0
+        assert "--epoch-file" in d.log() and "not a unix time" in d.log() and "Traceback" not in d.log()
+    finally:
+        d.stop()
