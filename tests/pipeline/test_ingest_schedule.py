@@ -11,11 +11,10 @@ import pytest
 
 from tastr_stream.config.ingest import DetectConfig, IngestConfig
 from tastr_stream.datasets.synthetic import SyntheticWorld
-from tastr_stream.decode import DecodeWorker, FileSource
+from tastr_stream.decode import FileSource
 from tastr_stream.detect import make_detector
-from tastr_stream.models.checkpoint import initial_model
-from tastr_stream.pipeline.ingest import IngestPipeline
-from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+
+from .runs import run_single
 
 
 class CountingDetector:
@@ -31,19 +30,7 @@ def run_camera(world: SyntheticWorld, cam: str, rate_hz: float, **detect):
     cfg = IngestConfig(detect=DetectConfig(**{"backend": "oracle", **detect}, rate_hz=rate_hz,
                                            min_rate_hz=min(1.0, rate_hz or 1.0)))
     detector = CountingDetector(make_detector(cfg.detect, world=world, camera_id=cam))
-    model, version = initial_model("tiny", 16)
-    background = BackgroundExtractor(Extractor(lambda: model, batch_size=8, version=version)).start()
-    published, converted = [], 0
-    pipe = IngestPipeline(cam, cfg, detector, background, published.append)
-    worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
-    try:
-        for frame in worker:
-            pipe.process(frame)
-            converted += frame.converted
-        pipe.finish()
-    finally:
-        worker.stop()
-        background.stop()
+    pipe, converted, published = run_single(FileSource(world.video_path(cam), cam), cam, cfg, detector)
     return pipe, detector, converted, published
 
 
@@ -113,19 +100,7 @@ def test_a_learned_detector_never_makes_a_frame_convert_whole(world):
     cam = world.camera_ids[2]
     cfg = IngestConfig(detect=DetectConfig(backend="hog", input_width=320, input_height=192, rate_hz=5.0))
     detector = WholeViewDetector()
-    model, version = initial_model("tiny", 16)
-    background = BackgroundExtractor(Extractor(lambda: model, batch_size=8, version=version)).start()
-    published, converted = [], 0
-    pipe = IngestPipeline(cam, cfg, detector, background, published.append)
-    worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
-    try:
-        for frame in worker:
-            pipe.process(frame)
-            converted += frame.converted
-        pipe.finish()
-    finally:
-        worker.stop()
-        background.stop()
+    pipe, converted, published = run_single(FileSource(world.video_path(cam), cam), cam, cfg, detector)
     assert converted == 0
     assert set(detector.shapes) == {(320, 180)} and len(detector.shapes) == len(range(0, world.num_frames, 6))
     (t,) = published

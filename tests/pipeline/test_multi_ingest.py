@@ -18,10 +18,10 @@ from tastr_stream.detect import make_detector
 from tastr_stream.detect.batch import OneCamera
 from tastr_stream.detect.factory import make_batch_detector
 from tastr_stream.errors import StreamError
-from tastr_stream.models.checkpoint import initial_model
 from tastr_stream.pipeline.ingest import IngestPipeline
 from tastr_stream.pipeline.multi_ingest import Lane, MultiIngest
-from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+
+from .runs import embedder, run_single
 
 
 FRAMES = 300   # the first 10 s of each 30 fps camera: enough people and tracklets, seconds to run
@@ -48,32 +48,20 @@ def config(rate_hz: float) -> IngestConfig:
     return IngestConfig(detect=DetectConfig(backend="oracle", rate_hz=rate_hz, min_rate_hz=1.0))
 
 
-def extractor() -> BackgroundExtractor:
-    model, version = initial_model("tiny", 16)
-    return BackgroundExtractor(Extractor(lambda: model, batch_size=8, version=version)).start()
-
-
 def single(world: SyntheticWorld, cam: str, cfg: IngestConfig) -> list:
-    background, published = extractor(), []
-    pipe = IngestPipeline(cam, cfg, make_detector(cfg.detect, world=world, camera_id=cam), background, published.append)
-    worker = DecodeWorker(FirstFrames(world.video_path(cam), cam), 8, drop_oldest=False).start()
-    try:
-        for frame in worker:
-            pipe.process(frame)
-        pipe.finish()
-    finally:
-        worker.stop()
-        background.stop()
-    return published
+    detector = make_detector(cfg.detect, world=world, camera_id=cam)
+    return run_single(FirstFrames(world.video_path(cam), cam), cam, cfg, detector)[2]
 
 
-def multi(world: SyntheticWorld, cams: list[str], cfg: IngestConfig, frames_limit: dict | None = None):
-    background, published = extractor(), []
+def multi(world: SyntheticWorld, cams: list[str], cfg: IngestConfig, frames: dict[str, int] | None = None):
+    """The cameras through one MultiIngest; ``frames`` cuts a camera to its first n frames."""
+    background, published = embedder(), []
     shared = make_batch_detector(cfg.detect, cams, world=world)
     lanes = []
     for cam in cams:
         pipe = IngestPipeline(cam, cfg, OneCamera(shared, cam), background, published.append)
-        lanes.append(Lane(pipe, DecodeWorker(FirstFrames(world.video_path(cam), cam), 8, drop_oldest=False).start()))
+        source = FirstFrames(world.video_path(cam), cam, (frames or {}).get(cam, FRAMES))
+        lanes.append(Lane(pipe, DecodeWorker(source, 8, drop_oldest=False).start()))
     ingest = MultiIngest(lanes, shared)
     try:
         ingest.run()
@@ -119,28 +107,15 @@ def test_a_camera_that_ends_first_leaves_the_others_running(world):
     """Three cameras, one of them cut after 1 s: the rounds go on with the two left."""
     cams = world.camera_ids
     cfg = config(5.0)
-    background = extractor()
-    shared = make_batch_detector(cfg.detect, cams, world=world)
-    lanes = []
-    for cam, n in zip(cams, (FRAMES, FRAMES, 30)):
-        lanes.append(Lane(IngestPipeline(cam, cfg, OneCamera(shared, cam), background, lambda t: None),
-                          DecodeWorker(FirstFrames(world.video_path(cam), cam, n), 8, drop_oldest=False).start()))
-    ingest = MultiIngest(lanes, shared)
-    try:
-        ingest.run()
-        ingest.finish()
-    finally:
-        for lane in lanes:
-            lane.worker.stop()
-        background.stop()
-    assert [lane.pipeline.frames for lane in lanes] == [FRAMES, FRAMES, 30]
+    ingest, _ = multi(world, cams, cfg, dict(zip(cams, (FRAMES, FRAMES, 30))))
+    assert [lane.pipeline.frames for lane in ingest.lanes] == [FRAMES, FRAMES, 30]
     assert ingest.detector.batch_sizes == {3: 5, 2: FRAMES // 6 - 5}
 
 
 def test_detections_must_follow_the_schedule(world):
     cfg = config(5.0)
     cam = world.camera_ids[0]
-    background = extractor()
+    background = embedder()
     try:
         pipe = IngestPipeline(cam, cfg, make_detector(cfg.detect, world=world, camera_id=cam), background, lambda t: None)
         worker = DecodeWorker(FirstFrames(world.video_path(cam), cam), 8, drop_oldest=False).start()

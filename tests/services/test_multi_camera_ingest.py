@@ -12,31 +12,19 @@ import re
 
 from tastr_stream.config import load_config
 from tastr_stream.datasets.synthetic import SyntheticWorld
-from tastr_stream.decode import DecodeWorker, FileSource
+from tastr_stream.decode import FileSource
 from tastr_stream.detect import make_detector
-from tastr_stream.models.checkpoint import initial_model
-from tastr_stream.pipeline.ingest import IngestPipeline
-from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
 from tastr_stream.wire.channels import TrackletReceiver
 
+from ..pipeline.runs import embedder, run_single
 from .daemons import Daemon, endpoints, free_port
 from .test_ingest_daemon import EMB_DIM, collect, ingest_config
 
 
 def single_camera(world, cam, icfg):
-    model, version = initial_model(icfg.embed.backbone, icfg.embed.emb_dim)
-    background = BackgroundExtractor(Extractor(lambda: model, batch_size=16, version=version)).start()
-    published = []
-    pipe = IngestPipeline(cam, icfg, make_detector(icfg.detect, world=world, camera_id=cam), background, published.append)
-    worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
-    try:
-        for frame in worker:
-            pipe.process(frame)
-        pipe.finish()
-    finally:
-        worker.stop()
-        background.stop()
-    return published
+    detector = make_detector(icfg.detect, world=world, camera_id=cam)
+    background = embedder(icfg.embed.backbone, icfg.embed.emb_dim, batch_size=16)
+    return run_single(FileSource(world.video_path(cam), cam), cam, icfg, detector, background)[2]
 
 
 def summary(tracklets):
