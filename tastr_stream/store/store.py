@@ -122,14 +122,17 @@ class Store(StoreReads):
 
     # ----------------------------------------------------------------- transactions
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction on the writer connection; StoreError on any SQLite error."""
+    def _write(self, *, secure_delete: bool = False, what: str = "write") -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction on the writer connection; StoreError on any SQLite error.
+        ``secure_delete``: rows deleted in it are overwritten, not just unlinked (forget)."""
         if self._closed:
             raise StoreError(f"store {self.store_dir} is closed")
         if self._writer is None:
             raise StoreError(f"store {self.store_dir} is open read-only")
         with self._write_lock:
             conn = self._writer
+            if secure_delete:
+                conn.execute("PRAGMA secure_delete=ON")
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 yield conn
@@ -138,8 +141,11 @@ class Store(StoreReads):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"store {self.store_dir}: write failed: {exc}") from exc
+                    raise StoreError(f"store {self.store_dir}: {what} failed: {exc}") from exc
                 raise
+            finally:
+                if secure_delete:
+                    conn.execute("PRAGMA secure_delete=OFF")
 
     # ----------------------------------------------------------------- writes
     def put_tracklet(self, tracklet: Tracklet, *, received_at_s: float | None = None) -> bool:
@@ -248,29 +254,15 @@ class Store(StoreReads):
         """Remove identity ``identity_id`` everywhere the store keeps it (see ``forget.py``), and
         the tracklets ``extra_ids`` with it; returns what was removed, per kind (all zero when the
         store never held that identity). Durable when it returns."""
-        if self._writer is None or self._closed:
-            raise StoreError(f"store {self.store_dir} is closed or read-only; cannot forget")
-        with self._write_lock:
-            conn = self._writer
-            conn.execute("PRAGMA secure_delete=ON")        # deleted rows are overwritten, not just unlinked
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                report, packs = fg.forget(conn, int(identity_id), list(extra_ids), time.time())
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"store {self.store_dir}: forget identity {identity_id} failed: {exc}") from exc
-                raise
-            finally:
-                conn.execute("PRAGMA secure_delete=OFF")
-            if report.found:
+        with self._write(secure_delete=True, what=f"forget identity {identity_id}") as conn:
+            report, packs = fg.forget(conn, int(identity_id), list(extra_ids), time.time())
+        if report.found:
+            with self._write_lock:
                 conn.execute("PRAGMA incremental_vacuum").fetchall()
                 busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                if busy:
-                    log.warning("forget: a reader held the WAL; old pages are overwritten at the next checkpoint",
-                                extra={"kv": {"identity": identity_id}})
+            if busy:
+                log.warning("forget: a reader held the WAL; old pages are overwritten at the next checkpoint",
+                            extra={"kv": {"identity": identity_id}})
         removed = sum(self.crop_files.remove(p) for p in packs)
         if removed < len(packs):
             log.warning("forget: some crop packs could not be deleted now; the next open sweeps them",
