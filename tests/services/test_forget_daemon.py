@@ -9,7 +9,6 @@ a restart bringing the person back; ``--store`` forgetting behind a running asso
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -17,32 +16,15 @@ import urllib.request
 
 import zmq
 
-from tastr_stream.store.schema import DB_NAME
 from tastr_stream.wire import encode
 from tastr_stream.wire.channels import ReliableSender
 from tastr_stream.wire.rpc import RpcClient
 from tastr_stream.wire.spool import DiskSpool
 
 from ..associate.world import make_world
+from ..store.test_forget import table_mentions
 from .daemons import REPO
 from .test_associator_daemon import as_tracklet, setup, start, wait_until  # noqa: F401 (fixture)
-
-
-def table_mentions(store_dir, ids: set[str]) -> list[str]:
-    """Every row of every table (but ``forgotten``) that names one of ``ids``, read beside the daemon."""
-    conn = sqlite3.connect(f"file:{store_dir / DB_NAME}?mode=ro", uri=True)
-    found = []
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            if table == "forgotten":
-                continue
-            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
-            for row in conn.execute(f"SELECT {', '.join(cols)} FROM {table}"):
-                found += [f"{table}: {v}" for v in row if isinstance(v, str) and v in ids]
-    finally:
-        conn.close()
-    return found
 
 
 def http(method: str, url: str) -> tuple[int, dict]:

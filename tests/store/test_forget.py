@@ -30,9 +30,10 @@ def _counts(store_dir) -> dict[str, int]:
         conn.close()
 
 
-def _mentions(store_dir, ids) -> list[str]:
-    """Every (table, column) of the database that still names one of ``ids``."""
-    conn = sqlite3.connect(store_dir / DB_NAME)
+def table_mentions(store_dir, ids) -> list[str]:
+    """Every (table, column) of the database (but ``forgotten``) that still names one of ``ids``;
+    read-only, so it can look beside a running daemon too."""
+    conn = sqlite3.connect(f"file:{store_dir / DB_NAME}?mode=ro", uri=True)
     found = []
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -80,7 +81,7 @@ def test_forget_removes_every_row_pack_and_thumbnail_and_stays_forgotten(tmp_pat
         assert [l.pair for l in store.links()] == [tuple(sorted((other[0], other[1])))]
         assert store.identity_links(statuses=("provisional", "final", "retracted")) == []
         assert [s.tracklet_id for s in store.sightings(8)] == other[:2]  # others untouched
-        assert _mentions(tmp_path, person) == []
+        assert table_mentions(tmp_path, person) == []
         assert store.put_tracklets(ts[:3]) == [False] * 3              # a spool's resend stores nothing
         assert store.stored_content(person[1]).where == "forgotten"
         assert store.forget(7).found is False                          # nothing left: all zero
