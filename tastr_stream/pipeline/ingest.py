@@ -11,7 +11,9 @@ in one batch, and ``advance(frame, detections)`` tracks and builds (``None``: pr
 ``process`` is exactly those two steps with this pipeline's own detector in between.
 A closed tracklet is handed to the extractor; when its embedding is ready the finished
 tracklet (with the model version that made it) goes to ``publish``, which in the daemon puts it
-in the disk spool of the reliable sender.
+in the disk spool of the reliable sender. A file source's ``ledger`` (``pipeline.resume``) is told
+each tracklet as it closes, each frame once its tracklets are registered, and each tracklet right
+before it is published or dropped, so a restart continues where the file stopped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ..track import PoseTracker
 from ..tracklet.builder import TrackletBuilder
 from ..tracklet.extractor import BackgroundExtractor, EmbedResult
 from ..wire.records import Detection, Tracklet
+from .resume import ResumeLedger
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,15 @@ log = logging.getLogger(__name__)
 class IngestPipeline:
     def __init__(self, camera_id: str, config: IngestConfig, detector: PoseDetector,
                  extractor: BackgroundExtractor, publish: Callable[[Tracklet], None],
-                 metrics: IngestMetrics | None = None, session: str | None = None):
+                 metrics: IngestMetrics | None = None, session: str | None = None,
+                 ledger: ResumeLedger | None = None):
         self.camera_id = camera_id
         self.config = config
         self.detector = detector
         self.extractor = extractor
         self.publish = publish
         self.metrics = metrics
+        self.ledger = ledger
         self.tracker = PoseTracker(camera_id, config.track, config.detect.min_keypoint_score,
                                    high_score=config.detect.score_threshold)
         self.builder = TrackletBuilder(camera_id, config.tracklet, session=session)
@@ -61,6 +66,7 @@ class IngestPipeline:
         self._due_index: int | None = None   # the frame needs_detection said is due, until advanced
         self._first_t_s: float | None = None
         self._last_t_s: float | None = None
+        self._last_index = -1
         self.published = 0
         self.embed_failures = 0
 
@@ -138,12 +144,18 @@ class IngestPipeline:
         if self._first_t_s is None:
             self._first_t_s = frame.t_s
         self._last_t_s = frame.t_s
+        self._last_index = frame.index
         if self.metrics:
             self.metrics.track_seconds.observe(t2 - t1)
             self.metrics.open_tracks.set(self.builder.open_count)
             self.metrics.detect_rate.set(self.schedule.current_rate_hz)
+        if self.ledger:
+            for t in closed:
+                self.ledger.closed(t.tracklet_id, frame.index, frame.t_s)
         for t in closed:
             self._embed(t)
+        if self.ledger:
+            self.ledger.advanced(frame.index, frame.t_s)
         return closed
 
     @property
@@ -164,6 +176,9 @@ class IngestPipeline:
         """End of stream: close every open track and wait until their embeddings are published."""
         self.tracker.finish()
         closed = self.builder.flush()
+        if self.ledger:   # closed by the end of the stream: after the last frame read
+            for t in closed:
+                self.ledger.closed(t.tracklet_id, self._last_index + 1, self._last_t_s or 0.0)
         for t in closed:
             self._embed(t)
         deadline = time.monotonic() + timeout_s
@@ -192,12 +207,16 @@ class IngestPipeline:
 
     def _publish_embedded(self, tracklet: Tracklet, future: Future, submitted_s: float) -> None:
         if future.cancelled() or future.exception() is not None:
+            if self.ledger:
+                self.ledger.dropped(tracklet.tracklet_id)
             self.embed_failures += 1
             log.error("embedding failed; tracklet dropped",
                       extra={"kv": {"tracklet": tracklet.tracklet_id, "error": future.exception()}})
             return
         result: EmbedResult = future.result()
         if result.embedding is None:
+            if self.ledger:
+                self.ledger.dropped(tracklet.tracklet_id)
             self.embed_failures += 1
             log.warning("no decodable crop; tracklet dropped", extra={"kv": {"tracklet": tracklet.tracklet_id}})
             return
@@ -205,6 +224,8 @@ class IngestPipeline:
         if self.metrics:
             self.metrics.embed_seconds.observe(time.perf_counter() - submitted_s)
         try:
+            if self.ledger:   # write-ahead: a crash before the spool write loses this one, never repeats it
+                self.ledger.committing(tracklet.tracklet_id)
             self.publish(done)
         except Exception:  # the extractor thread must survive a failing publisher; counted and logged
             self.embed_failures += 1
