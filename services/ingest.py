@@ -50,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--metrics-port", type=int,
                    help="Prometheus port (default from config; 0 = random); the k-th --camera gets port + k")
     p.add_argument("--spool-dir", help="override ingest.spool.dir (a per-camera subfolder is used)")
+    p.add_argument("--from-start", action="store_true",
+                   help="a file source: discard the position saved in the spool folder and read the file from "
+                        "frame 0 (by default a restart continues where the file stopped; see pipeline.resume)")
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="at end of a file, seconds to wait for the associator to acknowledge everything")
     p.set_defaults(func=run)
@@ -87,6 +90,7 @@ class _Camera:
         from prometheus_client import CollectorRegistry
         from tastr_stream.decode import DecodeWorker, FileSource, is_network_url, open_source
         from tastr_stream.pipeline.ingest import IngestPipeline
+        from tastr_stream.pipeline.resume import SkipBefore, open_ledger
         from tastr_stream.serve.metrics import IngestMetrics, serve_metrics
         from tastr_stream.wire import encode
         from tastr_stream.wire.channels import ReliableSender
@@ -103,19 +107,28 @@ class _Camera:
             port = icfg.metrics_port_base + index if icfg.metrics_port_base else 0
         self.server = serve_metrics(registry, port, args.metrics_host or icfg.metrics_host)
         spool_dir = f"{args.spool_dir or icfg.spool.dir}/{cam}"
-        self.sender = ReliableSender(cfg.endpoints.tracklets, DiskSpool(spool_dir, icfg.spool.max_bytes),
-                                     curve=curve).start()
-        self.pipeline = IngestPipeline(cam, icfg, detector, background,
-                                       lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics)
         live = is_network_url(self.source_url)
         if decode_cfg.hwaccel != "none" and not live and args.epoch is None:
             # open_source passes decode.hwaccel to network sources only (replayed files decode in software)
             self.source = FileSource(self.source_url, cam, threads=decode_cfg.threads, hwaccel=decode_cfg.hwaccel)
         else:
             self.source = open_source(self.source_url, cam, decode_cfg, epoch_wall_s=args.epoch)
+        spool = DiskSpool(spool_dir, icfg.spool.max_bytes)
+        # A file resumes where its saved position says it stopped (or refuses to start); live streams do not.
+        self.ledger = None if live else open_ledger(spool_dir, cam, self.source_url, from_start=args.from_start)
+        self.sender = ReliableSender(cfg.endpoints.tracklets, spool, curve=curve).start()
+        self.pipeline = IngestPipeline(cam, icfg, detector, background,
+                                       lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics,
+                                       ledger=self.ledger)
         self.source.stats.on_decode = self.metrics.decode_seconds.observe
+        frames = self.source
+        if self.ledger is not None:
+            frames = self.skip = SkipBefore(self.source, self.ledger.start.resume_frame, self.ledger.start.finished)
+            if self.ledger.start.finished:
+                log.info("file already read to its end; only the spool is delivered (--from-start reads it again)",
+                         extra={"kv": {"camera": cam, "source": self.source_url, "spooled": len(spool)}})
         # A file read as fast as possible must not lose frames to a slow detector: back-pressure.
-        self.worker = DecodeWorker(self.source, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None)
+        self.worker = DecodeWorker(frames, decode_cfg.queue_frames, drop_oldest=live or args.epoch is not None)
         self.export = _Exporter(self.metrics, self.worker, background, self.sender, self.pipeline)
         self._frames_at_last = 0
 
@@ -131,7 +144,10 @@ class _Camera:
 
     def finished(self) -> dict:
         p = self.pipeline
+        resume = {} if self.ledger is None else {"resumed_at_frame": self.ledger.start.resume_frame,
+                                                 "frames_skipped": self.skip.skipped}
         return {"camera": self.cam, "frames": p.frames, "tracklets": p.published, "unacked": self.sender.queue_depth,
+                **resume,
                 "frames_detected": p.detected_frames, "detect_rate_hz": round(p.detection_rate_hz, 2),
                 "detect_backoffs": p.schedule.backoffs, **self.worker.stats.as_dict()}
 
@@ -270,6 +286,8 @@ def run(args: argparse.Namespace) -> int:
                 last_stats = now
         for c in cameras:
             c.pipeline.finish()
+            if c.ledger is not None:
+                c.ledger.close(end_of_file=c.worker.done and not stop.is_set())
         for c in cameras:
             c.sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout)
             c.export()
