@@ -181,10 +181,9 @@ def test_crash_and_restart_publish_each_visit_once(tmp_path, small_world):
     assert min(t.t_start_s for t in second) >= (resume_at - 0.5) / fps, "nothing before the saved frame"
     gt = world.gt_frames(cam)
     assert duplicate_visits(first + second, gt, fps) == 0
-    # Before: a restart read the file from frame 0 again and published every visit twice.
-    again: list = []
-    _run_from_zero = _run(world, cam, tmp_path / "fresh-spool", again)
-    assert _run_from_zero.start.runs == 1 and duplicate_visits(first + again, gt, fps) > 0
+    # Before, a restart read the file from frame 0 and published the first half's visits again
+    # (benchmarks/bench_kill.py counts them with --from-start).
+    assert duplicate_visits(first + first, gt, fps) == len(first), "the measure sees a repeated visit"
     third: list = []
     done = _run(world, cam, tmp_path / "spool", third)
     assert done.start.finished and third == []

@@ -8,11 +8,14 @@ a new session; a restart on another file silently continuing at the old file's p
 
 from __future__ import annotations
 
+import pytest
+
 from tastr_stream.datasets.synthetic import SyntheticWorld
 
 from .kills import kill_associator, kill_ingest, start_ingest
 
 
+@pytest.mark.slow   # CI covers the associator's kill in test_associator_daemon; the benchmark runs this
 def test_associator_killed_mid_stream_loses_and_repeats_nothing(tmp_path):
     figures = kill_associator(tmp_path)
     assert 0 < figures.at_kill < figures.acknowledged == figures.stored, figures
