@@ -8,6 +8,15 @@ faster (0.52 s vs 0.9-1.1 s per 32 crops) and ResNet-50 at par. (Timed on the *m
 under heavy load it looked 4x slower: a threading artefact, not the layout.) The
 reference path embeds one image at a time in float32 with default memory layout: the tests
 hold the two equal.
+
+Fixed batch shapes (:func:`embed_in_fixed_batches`): a batch of any size runs as chunks whose
+sizes come from a fixed set (``max_batch``, then powers of two below it), never as one pass of
+its own size. On CPU, oneDNN builds and caches convolution primitives per input shape, and each
+MobileNetV2 shape kept about 28 MB: with the 32 batch sizes a live extractor meets, a process
+grew by ~0.9 GB before the cache filled (the ingest's +42 MB/min of issue 13; bench_memory). On
+CUDA, cuDNN plans per shape too. Chunking, unlike padding to the next size, wastes no compute:
+above one crop per pass the cost per crop hardly changes (MobileNetV2 on the 2-core dev VM:
+~60 ms per crop alone, 25-31 ms at 2 to 32).
 """
 
 from __future__ import annotations
@@ -90,6 +99,36 @@ def embed_batch(model: nn.Module, images: np.ndarray, device: torch.device,
         else:
             out = model(x)
         return out.float().cpu().numpy()
+
+
+def fixed_batch_sizes(max_batch: int) -> tuple[int, ...]:
+    """Every chunk size :func:`fixed_chunks` uses: ``max_batch``, then the powers of two below it."""
+    if not isinstance(max_batch, int) or max_batch < 1:
+        raise ModelError(f"max_batch must be an int >= 1, got {max_batch!r}")
+    return (max_batch,) + tuple(1 << k for k in range(max_batch.bit_length() - 1, -1, -1) if 1 << k < max_batch)
+
+
+def fixed_chunks(n: int, max_batch: int) -> list[int]:
+    """``n`` crops as chunk sizes from ``fixed_batch_sizes(max_batch)``, largest first:
+    full chunks of ``max_batch``, then the binary digits of the rest (23 of 32 -> 16, 4, 2, 1)."""
+    fixed_batch_sizes(max_batch)
+    if n < 0:
+        raise ModelError(f"cannot split {n} crops")
+    full, rest = divmod(n, max_batch)
+    return [max_batch] * full + [1 << k for k in range(rest.bit_length() - 1, -1, -1) if rest >> k & 1]
+
+
+def embed_in_fixed_batches(model: nn.Module, images: np.ndarray, device: torch.device, max_batch: int,
+                           precision: str = "fp32", channels_last: bool | None = None) -> np.ndarray:
+    """``embed_batch`` over ``fixed_chunks(len(images), max_batch)``: the same (N, D) rows, but
+    the model only ever sees the few batch shapes of ``fixed_batch_sizes`` (see module doc)."""
+    if len(images) == 0:
+        raise ModelError("embed_in_fixed_batches called with an empty batch")
+    parts, start = [], 0
+    for size in fixed_chunks(len(images), max_batch):
+        parts.append(embed_batch(model, images[start:start + size], device, precision, channels_last))
+        start += size
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def forward_tensor(model: nn.Module, x: torch.Tensor, precision: str = "fp32") -> torch.Tensor:

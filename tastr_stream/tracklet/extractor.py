@@ -8,7 +8,10 @@ tests hold it equal to.
 ``BackgroundExtractor`` runs the model on one thread behind a bounded queue of jobs (a job is
 one tracklet's crops plus a Future). It packs crops from consecutive jobs into batches of up
 to ``batch_size`` (a big job spans several batches) and gives each job its per-crop
-embeddings, their mean and the version of the model that made them.
+embeddings, their mean and the version of the model that made them. Every forward pass, in
+both paths, runs as chunks of a few fixed sizes (``batch_size``, then powers of two below it): a
+backend that keeps a plan per input shape then keeps a handful, not one per size it ever met
+(see ``models.inference``; that was issue 13's growing ingest memory).
 
 Swap policy: *hold the swap until the split job finishes*. A swap request is applied only at
 a batch boundary where no job is partly embedded. While a swap is pending the batcher starts
@@ -101,8 +104,11 @@ class Extractor:
         return np.concatenate(parts), version
 
     def forward(self, model: Any, images: np.ndarray) -> np.ndarray:
-        """One batch through ``model`` with this extractor's device, precision and layout."""
-        return inference.embed_batch(model, images, self.device, self.precision, self.channels_last)
+        """One batch through ``model`` with this extractor's device, precision and layout, run
+        in chunks of the fixed sizes ``inference.fixed_batch_sizes(batch_size)``: a batch of any
+        other size would make the backend plan (and keep) one more shape (see models.inference)."""
+        return inference.embed_in_fixed_batches(model, images, self.device, self.batch_size, self.precision,
+                                                self.channels_last)
 
     def embed_reference(self, images: np.ndarray) -> tuple[np.ndarray, int]:
         """Plain per-image float32 path with the same model: the reference for ``embed``."""

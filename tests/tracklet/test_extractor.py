@@ -115,6 +115,40 @@ def test_concurrent_jobs_are_batched_and_each_gets_its_own_embeddings():
     assert stats["jobs"] == len(jobs) and stats["crops"] == total and stats["queued_jobs"] == 0
 
 
+class _ShapeLog(nn.Module):
+    """Records the batch size of every forward; each row's output depends on its own image only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+        self.sizes: list[int] = []
+
+    def forward(self, x):
+        self.sizes.append(int(x.shape[0]))
+        return torch.stack([x.mean(dim=(1, 2, 3)), x[:, 0, 0, 0]], dim=1) * self.w
+
+
+def test_model_sees_only_the_fixed_batch_sizes_whatever_the_jobs():
+    """Guards against the ingest's memory growing for as long as it runs (issue 13, +42 MB/min):
+    the CPU backend keeps one plan per batch shape, so jobs of every crop count from 1 to 2x the
+    batch size must reach the model only as batches of 8, 4, 2 or 1, each crop still in its own job."""
+    model = _ShapeLog()
+    ex = Extractor(lambda: model, device="cpu", batch_size=8)
+    jobs = {n: _images(n, seed=n) for n in range(1, 17)}
+    with BackgroundExtractor(ex) as bg:
+        futures = {n: bg.submit(imgs, job_id=n) for n, imgs in jobs.items()}
+        results = {n: fut.result(TIMEOUT_S) for n, fut in futures.items()}
+    served = ex.active[0]
+    assert set(served.sizes) <= {8, 4, 2, 1} and sum(served.sizes) == sum(jobs)
+    served.sizes.clear()
+    for n in range(1, 17):
+        ex.embed(jobs[n])
+    assert set(served.sizes) <= {8, 4, 2, 1} and sum(served.sizes) == sum(jobs)
+    for n, res in results.items():
+        ref, _ = ex.embed_reference(jobs[n])
+        np.testing.assert_allclose(res.crop_embeddings, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_jpeg_jobs_with_bad_crops_are_served_and_counted():
     ex = _tiny_extractor()
     imgs = _images(5, seed=2)
