@@ -8,12 +8,14 @@ user reads as "the same person" is decided here instead, batch over a set of tra
 1. **Visits.** Fragments of one person's pass through one view are joined first: j starts at
    most ``relink_max_gap_s`` after i ends, near where i ended (``relink_body_heights_per_s`` box
    heights per second of gap), their appearance distance is under the ``relink_quantile`` of
-   different-person distances, halved every ``relink_gap_halving_s`` of gap (``link_quantile`` when boxes are unknown, or when i ended at the
-   side of the picture: someone who walked out and someone who walks in are two people unless
-   j comes back in where i went out and looks as alike as across cameras), and each is the
-   other's best such partner. A visit's feature is
-   the crop-weighted mean of its fragments; it enters when its first fragment starts and exits
-   when its last ends, so dt between cameras is measured between visits, not fragments.
+   different-person distances, halved every ``relink_gap_halving_s`` of gap (``link_quantile`` when
+   boxes are unknown), and each is the other's best such partner. When i ended at the side of the
+   picture, someone walked out: j must come back in where i went out and look closer than all but
+   ``relink_reentry_quantile`` of strangers (with ``relink_reentry_confidence``, a binomial bound:
+   the sample of strangers must be large enough to show it), since few people walk straight back
+   in and strangers walk in by that side all the time. A visit's feature is the crop-weighted
+   mean of its fragments; it enters when its first fragment starts and exits when its last ends,
+   so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
    exits, the transfer time is plausible for the pair (R = Gaussian of the pair's learned or
    configured transfer time, times how used the route is next to the cameras' busiest routes,
@@ -164,13 +166,15 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         share = negatives.share_closer(d)
         allowed = cfg.relink_quantile * np.power(0.5, np.maximum(gap, 0.0) / cfg.relink_gap_halving_s)
         # A fragment that ended at the side of the picture is a person who walked out, not a lost
-        # track: whoever comes back in must look like them as surely as across cameras.
-        # ... and comes back in where they went out, not at the other side of the picture.
+        # track: whoever comes back in (where they went out, not at the other side of the picture)
+        # is a stranger walking in unless they look closer than all but a few strangers do.
         width = (widths or picture_widths(group)).get(cam)
         out_of_view = _left_the_picture(group, width, cfg.zones.side_margin)[:, None]
         back_in, _ = _near(group, np.zeros_like(gap), 0.0)
+        bound = negatives.share_closer_bound(d, cfg.relink_reentry_confidence)
+        reentry = back_in & (bound <= cfg.relink_reentry_quantile)
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
-            ~known, d < tau_blind, np.where(out_of_view, back_in & (d < tau_blind), near & (share <= allowed)))
+            ~known, d < tau_blind, np.where(out_of_view, reentry, near & (share <= allowed)))
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))

@@ -73,6 +73,11 @@ class Trust(Section):
     relink_quantile: float = Field(default=0.15, gt=0, le=1)        # appearance gate for fragments of one visit
     relink_gap_halving_s: float = Field(default=2.0, gt=0, le=600)  # ... halved for every this much gap
     relink_body_heights_per_s: float = Field(default=1.0, gt=0, le=20)  # how far a fragment may move per second
+    # A fragment that left by the side of the picture re-links to one coming back in there only when
+    # at most this share of strangers look as alike: few people walk out and straight back in, and
+    # strangers walk in by that side all the time (bench_quality: the wrong re-links were 1.7-3.8 %).
+    relink_reentry_quantile: float = Field(default=0.01, gt=0, le=1)
+    relink_reentry_confidence: float = Field(default=0.9, gt=0, lt=1)  # ... shown by the sample (binomial bound)
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
     min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
     min_confidence: float = Field(default=0.6, ge=0, le=1)          # links shown to users

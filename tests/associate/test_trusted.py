@@ -18,7 +18,7 @@ from tastr_stream.associate.live_linker import LiveLinker
 from tastr_stream.associate.negatives import NegativeDistances, impossible_pairs
 from tastr_stream.associate.records import AssociationError, TrackletMeta
 from tastr_stream.associate.transfer import TransferModel
-from tastr_stream.associate.trusted import TrustedLink, trusted_links
+from tastr_stream.associate.trusted import TrustedLink, relink_fragments, trusted_links
 from tastr_stream.config.associator import LearnedPrior, Trust
 
 from .world import TRANSFER_S, make_world, person
@@ -38,6 +38,48 @@ def test_negative_distances_give_quantiles_and_stranger_shares():
     assert list(neg.share_closer(np.array([0.5, 2.0, 10.0]))) == [0.0, 0.5, 1.0]
     with pytest.raises(AssociationError, match="quantile"):
         neg.quantile(1.5)
+
+
+def test_share_bound_needs_a_sample_large_enough_to_vouch_for_it():
+    neg = NegativeDistances(np.linspace(1.0, 10.0, 100))
+    assert neg.share_closer(0.5) == 0.0
+    assert neg.share_closer_bound(0.5, 0.9) == pytest.approx(1 - 0.1 ** (1 / 100))   # none of 100: <= 2.3 %
+    big = NegativeDistances(np.linspace(1.0, 10.0, 1000))
+    assert big.share_closer_bound(0.5, 0.9) < 0.0025 < neg.share_closer_bound(0.5, 0.9)
+    d = np.array([2.0, 5.0, 9.0])
+    assert np.all(big.share_closer_bound(d) >= big.share_closer(d))
+    assert NegativeDistances().share_closer_bound(0.5) == 1.0
+    with pytest.raises(AssociationError, match="confidence"):
+        neg.share_closer_bound(0.5, 1.0)
+
+
+def _out_and_back(share: float, side: bool, gap_s: float = 3.0) -> list[TrackletMeta]:
+    """Someone's track ends (at the right side of a 640 px picture, or mid-picture) and a track
+    begins there ``gap_s`` later whose feature is as far off as the closest ``share`` of the
+    strangers of ``NegativeDistances(np.linspace(1, 10, n))``."""
+    x0 = 600.0 if side else 300.0
+    box = (x0, 100.0, x0 + 40.0, 200.0)
+    f = np.zeros(16, dtype=np.float32)
+    g = f.copy()
+    g[0] = 1.0 + share * 9.0
+    edge = TrackletMeta("cam1:0:0", "cam1", -100.0, -99.0, f + 50.0, first_box_xyxy=(0.0, 0, 40, 100),
+                        last_box_xyxy=(600.0, 0, 640, 100))     # someone else, long before: the picture is 640 px
+    return [edge, TrackletMeta("cam1:a:0", "cam1", 10.0, 15.0, f, first_box_xyxy=box, last_box_xyxy=box),
+            TrackletMeta("cam1:b:0", "cam1", 15.0 + gap_s, 20.0 + gap_s, g, first_box_xyxy=box, last_box_xyxy=box)]
+
+
+def test_someone_walking_in_where_another_walked_out_is_not_relinked():
+    """bench_quality: 7 of 9 wrong re-links joined a person walking out by one side of the picture
+    to a stranger walking in there seconds later (3 % of strangers looked as alike)."""
+    many, few = (NegativeDistances(np.linspace(1.0, 10.0, n)) for n in (1000, 50))
+
+    def relinked(share, side, neg):
+        return {(l.tracklet_a, l.tracklet_b) for l in relink_fragments(_out_and_back(share, side), neg, Trust())}
+
+    assert relinked(0.03, side=False, neg=many) == {("cam1:a:0", "cam1:b:0")}   # a lost track, picked up again
+    assert relinked(0.03, side=True, neg=many) == set()                          # out, and a stranger in
+    assert relinked(0.002, side=True, neg=many) == {("cam1:a:0", "cam1:b:0")}   # out and back in: the same person
+    assert relinked(0.0, side=True, neg=few) == set()      # 50 strangers cannot show that < 1 % look this close
 
 
 def test_impossible_pairs_are_the_tracklets_seen_at_the_same_time():
