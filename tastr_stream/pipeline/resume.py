@@ -32,9 +32,10 @@ what a crash costs is:
 
 Tracklets are committed in the order they closed (one FIFO embedding thread), which is what makes
 "every tracklet that closed before R" hold. A finished file is not read again (the restart only
-delivers the spool). A state for another file, or one that cannot be read, refuses the start with
-one line naming the file, the position and ``--from-start``, which discards the position; the
-spool is delivered either way.
+delivers the spool); another file after a finished one starts at frame 0 (a camera's next
+recording). A state for another file whose reading was not finished, or one that cannot be read,
+refuses the start with one line naming the files, the position and ``--from-start``, which
+discards the position; the spool is delivered either way.
 """
 
 from __future__ import annotations
@@ -231,10 +232,16 @@ def open_ledger(spool_dir: str | os.PathLike, camera_id: str, source_path: str |
     if cam != camera_id:
         raise ResumeRefused(f"camera {camera_id!r}: the saved position {path} belongs to camera {cam!r} "
                             f"({_where(saved, pos)}); {override}")
+    if not saved.same_file(source) and pos.finished:
+        # Nothing of the old file is left to read: the next recording of this camera starts at 0.
+        log.info("saved position is of another file, read to its end; this file starts at frame 0",
+                 extra={"kv": {"camera": camera_id, "source": source.path, "previous": saved.path}})
+        return ResumeLedger(path, camera_id, source, Position())
     if not saved.same_file(source):
         what = f"size {saved.size} != {source.size}" if saved.size != source.size else "content differs"
         raise ResumeRefused(f"camera {camera_id!r}: {_where(saved, pos)} (saved in {path}), but the source "
-                            f"{source.path} is another file ({what}); {override}")
+                            f"{source.path} is another file ({what}); {override} (the rest of {saved.path} "
+                            f"is then never read)")
     runs = pos.runs + 1
     log.info("file source resumes", extra={"kv": {
         "camera": camera_id, "source": source.path, "resume_frame": pos.resume_frame, "resume_t_s": pos.resume_t_s,

@@ -105,6 +105,9 @@ def test_restart_resumes_the_same_file_and_refuses_another(tmp_path):
 
     fresh = open_ledger(spool, "cam1", other, from_start=True)
     assert fresh.start == Position() and read_state(spool / STATE_NAME)[1].path == str(other)
+    fresh.close(end_of_file=True)
+    nxt = open_ledger(spool, "cam1", moved)
+    assert nxt.start == Position(), "after a file read to its end, the camera's next file starts at frame 0"
 
     (spool / STATE_NAME).write_text("{not json")
     with pytest.raises(ResumeRefused, match="cannot read the saved position .*--from-start"):

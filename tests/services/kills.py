@@ -130,11 +130,12 @@ def spooled_ids(spool_dir: Path) -> set[str]:
 
 
 def kill_ingest(tmp: Path, world_dir: Path, camera: str | None = None, at_fraction: float = 0.5,
-                from_start: bool = False) -> KillFigures:
+                from_start: bool = False, after_kill=None) -> KillFigures:
     """An ingest reading a file, SIGKILLed once its saved position passed ``at_fraction`` of the
     file, restarted on the same file: it resumes, and the store ends with every tracklet it had
     committed (acknowledged, or in its spool) and no person-visit twice. ``from_start`` restarts
-    with ``--from-start``, as every restart behaved before the position was kept."""
+    with ``--from-start``, as every restart behaved before the position was kept; ``after_kill(cfg,
+    camera)`` runs between the kill and the restart."""
     from tastr_stream.datasets.synthetic import SyntheticWorld
     from tastr_stream.pipeline.resume import STATE_NAME
 
@@ -163,6 +164,8 @@ def kill_ingest(tmp: Path, world_dir: Path, camera: str | None = None, at_fracti
         at_kill = position()
         # The spool first (frozen now), then the store (still committing what was in flight).
         committed = spooled_ids(spool) | {t.tracklet_id for t in stored_tracklets(tmp / "store", camera)}
+        if after_kill is not None:
+            after_kill(cfg, camera)
         again = start_ingest(cfg, world_dir, camera, tmp, "ingest-restarted", *(["--from-start"] if from_start else []))
         assert again.proc.wait(timeout=300) == 0, again.log()
         assert from_start or f"resume_frame={at_kill['resume_frame']}" in again.log(), again.log()

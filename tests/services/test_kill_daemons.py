@@ -23,18 +23,23 @@ def test_associator_killed_mid_stream_loses_and_repeats_nothing(tmp_path):
 
 
 def test_ingest_killed_mid_file_resumes_and_repeats_no_visit(tmp_path, small_world):
-    figures = kill_ingest(tmp_path, small_world)
-    assert figures.at_kill >= 3 and figures.stored > figures.at_kill, figures
-    assert (figures.lost, figures.duplicated) == (0, 0), figures
-
-    # The same spool state with another file: one line naming both files, the position, the override.
     world = SyntheticWorld.open(small_world)
-    cfg = tmp_path / "world.toml"
     other = world.video_path(world.camera_ids[1])
-    d = start_ingest(cfg, small_world, world.camera_ids[0], tmp_path, "ingest-other", "--source", str(other))
-    assert d.proc.wait(timeout=120) == 2, d.log()
-    assert "Traceback" not in d.log(), d.log()
-    line = d.log().strip().splitlines()[-1]
-    assert str(other) in line and str(world.video_path(world.camera_ids[0])) in line
-    assert "read to the end" in line and "--from-start" in line, line
-    d.stop()
+    refused = []
+
+    def another_file(cfg, camera):
+        """The killed camera's saved position with another file: one line naming both files, the
+        position and the override; nothing read."""
+        d = start_ingest(cfg, small_world, camera, tmp_path, "ingest-other", "--source", str(other))
+        refused.append(d.proc.wait(timeout=120))
+        log = d.log()
+        d.stop()
+        assert refused == [2] and "Traceback" not in log, log
+        line = log.strip().splitlines()[-1]
+        assert str(other) in line and str(world.video_path(camera)) in line and "--from-start" in line, line
+        assert "was read up to frame" in line, line
+
+    figures = kill_ingest(tmp_path, small_world, after_kill=another_file)
+    assert refused == [2]
+    assert figures.at_kill + figures.unspooled >= 3 and figures.stored > figures.at_kill, figures
+    assert (figures.lost, figures.duplicated) == (0, 0), figures
