@@ -144,10 +144,14 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
                      fixed: Iterable[TrustedLink] = (), preferred: frozenset = frozenset(),
                      widths: Mapping[str, float] | None = None) -> list[TrustedLink]:
     """Step 1: mutual-best fragment links inside each camera. ``fixed`` ones are kept as they
-    are; ``preferred`` keys (links users already see) are kept first while they pass the tests."""
+    are (and fixed cross links keep their ends free of fragments); ``preferred`` keys (links users
+    already see) are kept first while they pass the tests."""
+    fixed = list(fixed)
     out = [l for l in fixed if l.kind == "relink"]
-    has_succ = {l.tracklet_a for l in out}
-    has_pred = {l.tracklet_b for l in out}
+    # A final cross link leaves the end of one visit and enters the start of another: no fragment
+    # may join either visit there any more (it would give the tracklet a second successor).
+    has_succ = {l.tracklet_a for l in fixed}
+    has_pred = {l.tracklet_b for l in fixed}
     if len(negatives) < 1:
         return sorted(out)
     tau_blind = negatives.quantile(min(cfg.relink_quantile, cfg.link_quantile))   # no boxes: appearance alone
@@ -178,7 +182,8 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))
-                  if _pair_key(group[i].tracklet_id, group[j].tracklet_id) in preferred]
+                  if _pair_key(group[i].tracklet_id, group[j].tracklet_id) in preferred
+                  and group[i].tracklet_id not in has_succ and group[j].tracklet_id not in has_pred]
         for i, ti in enumerate(group):
             if ti.tracklet_id in has_succ:
                 cost[i, :] = np.inf

@@ -82,6 +82,24 @@ def test_someone_walking_in_where_another_walked_out_is_not_relinked():
     assert relinked(0.0, side=True, neg=few) == set()      # 50 strangers cannot show that < 1 % look this close
 
 
+def test_a_final_cross_link_keeps_its_tracklets_the_ends_of_their_visits():
+    """bench_quality: a fragment re-linked after its visit's cross link was final gave that
+    tracklet a second successor (and its visit a second cross link into the same tracklet)."""
+    box = (300.0, 100.0, 340.0, 200.0)
+    f = np.zeros(16, dtype=np.float32)
+    ts = [TrackletMeta("cam1:a:0", "cam1", 0.0, 5.0, f, first_box_xyxy=(600.0, 100, 640, 200), last_box_xyxy=box),
+          TrackletMeta("cam1:a:1", "cam1", 6.0, 10.0, f + 0.01, first_box_xyxy=box, last_box_xyxy=box),
+          TrackletMeta("cam2:a:0", "cam2", 45.0, 50.0, f + 0.02)]
+    neg = NegativeDistances(np.linspace(1.0, 10.0, 1000))
+    cross = TrustedLink("cam1:a:0", "cam2:a:0", "cam1", "cam2", "cross", 0.02, 1.0, 40.0, 40.0, 28.0,
+                        "configured", 0.9, 0)
+    links, visits = trusted_links(ts, transfer(), neg, Trust())
+    assert {l.key for l in links} == {("cam1:a:0", "cam1:a:1"), ("cam1:a:1", "cam2:a:0")}   # decided afresh
+    links, visits = trusted_links(ts, transfer(), neg, Trust(), fixed=[cross])
+    assert [(l.tracklet_a, l.tracklet_b) for l in links] == [("cam1:a:0", "cam2:a:0")]
+    assert sorted(v.members for v in visits) == [("cam1:a:0",), ("cam1:a:1",), ("cam2:a:0",)]
+
+
 def test_impossible_pairs_are_the_tracklets_seen_at_the_same_time():
     f = np.eye(3, dtype=np.float32)
     ts = [TrackletMeta("a", "c1", 0, 10, f[0]), TrackletMeta("b", "c2", 5, 15, f[1]),   # overlap
@@ -199,6 +217,28 @@ def test_live_linker_shows_links_once_context_is_complete_and_then_final():
     ids = ll.identities()
     for l in links:
         assert ids[l.tracklet_a] == ids[l.tracklet_b]
+
+
+def test_identities_are_chains_that_never_hold_one_person_twice_at_once():
+    """Cannot-link: two tracklets seen at the same time are two people, so no identity may hold
+    both; identities are chains of visits in time (one successor, one predecessor per tracklet),
+    which is what keeps it so, with look-alikes (twins) and fragments about."""
+    world = sorted(make_world(seed=7, n_ids=40, emb_dim=32, fragment_p=0.4, twin_p=0.1, span_s=400.0),
+                   key=lambda m: m.t_end_s)
+    ll = LiveLinker(transfer(), Trust(min_negatives=5))
+    for m in world:
+        ll.add(m)
+        ll.update(m.t_end_s)
+    ll.update(world[-1].t_end_s + 10_000)
+    links = ll.links()
+    assert len([l for l in links if l.kind == "cross"]) >= 10 and any(l.kind == "relink" for l in links)
+    assert len({l.tracklet_a for l in links}) == len(links) == len({l.tracklet_b for l in links})
+    members: dict[int, list[TrackletMeta]] = {}
+    for tid, ident in ll.identities().items():
+        members.setdefault(ident, []).append(ll.metas[tid])
+    for group in members.values():
+        group.sort(key=lambda m: m.t_start_s)
+        assert all(a.t_end_s <= b.t_start_s for a, b in zip(group, group[1:])), [m.tracklet_id for m in group]
 
 
 def test_candidates_rank_by_joint_distance_and_name_the_truth_first():
