@@ -23,6 +23,19 @@ class TrainerConfig(Section):
     k: int = Field(default=4, ge=1, le=256, description="images per tracklet per batch")
     tsccc_gap_s: float = Field(default=30.0, ge=0, le=86_400, description="T: min time between tracklets of a batch")
     max_images_per_tracklet: int = Field(default=60, ge=1, le=10_000)
+    # The training recipe (train/head.py, train/trainer.py; evidence in RESULTS.md, "Training recipe"):
+    # "head" freezes the trunk, computes each crop's descriptor (and its mirror) once and trains the
+    # projection on them -- a round costs one forward pass per crop, which a CPU affords; "full"
+    # trains trunk and head end to end on augmented images (for a GPU); "auto" is "head" for the
+    # models that have such a projection (every "+partcolour" backbone) and "full" for the others.
+    recipe: Literal["auto", "head", "full"] = "auto"
+    warmup_steps: int = Field(default=20, ge=0, le=100_000, description="linear learning-rate warm-up")
+    freeze_bn: bool = Field(default=True, description="keep BatchNorm running statistics fixed in training")
+    trunk_lr_scale: float = Field(default=0.1, ge=0, le=10, description="trunk learning rate / head learning rate")
+    erase_p: float = Field(default=0.5, ge=0, le=1, description="random erasing probability (full recipe)")
+    head_epochs: int = Field(default=20, ge=1, le=10_000, description="epochs per round of the head recipe")
+    head_lr_scale: float = Field(default=3.0, gt=0, le=1000, description="head recipe learning rate / lr")
+    l2sp: float = Field(default=1e-3, ge=0, le=10, description="head recipe pull towards the round's start weights")
     rounds: int = Field(default=5, ge=0, le=100)
     epochs_per_round: int = Field(default=2, ge=1, le=1000)
     # The live trainer's cap on batches per round (all epochs together), so a round's duration stays

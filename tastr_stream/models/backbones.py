@@ -119,7 +119,8 @@ class ReIDNet(nn.Module):
         return self.bn(self.fc(feat))
 
 
-def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> tuple[nn.Module, int]:
+def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> tuple[nn.Module, int, bool]:
+    """(trunk, feature channels, whether weights were loaded into it)."""
     if backbone == "resnet50":
         trunk = _ResNetTrunk(tvm.resnet50(weights=None))
         if init_weights:
@@ -127,33 +128,37 @@ def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> t
         elif pretrained:
             log.info("no packaged ImageNet weights for resnet50: random init",
                      extra={"kv": {"backbone": backbone}})
-        return trunk, 2048
+        return trunk, 2048, bool(init_weights)
     if backbone == "mobilenetv2":
         features = tvm.mobilenet_v2(weights=None).features
         if init_weights:
             packaged.load_user_backbone(features, init_weights, drop_prefixes=("classifier.",))
         elif pretrained:
             packaged.load_mobilenetv2_imagenet(features)
-        return features, 1280
+        return features, 1280, bool(init_weights) or pretrained
     if backbone == "efficientnet-lite0":
         net = packaged.build_efficientnet_lite0(pretrained=pretrained and not init_weights)
         if init_weights:
             packaged.load_user_backbone(net, init_weights)
-        return _EffNetTrunk(net), 1280
+        return _EffNetTrunk(net), 1280, bool(init_weights) or pretrained
     if backbone == "tiny":
         trunk = _tiny_trunk()
         if init_weights:
             packaged.load_user_backbone(trunk, init_weights)
-        return trunk, 64
+        return trunk, 64, bool(init_weights)
     raise ModelError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
 
 
 def _build(backbone: str, emb_dim: int, init_weights: str | None, pretrained: bool) -> nn.Module:
     trunk_name, head = parse_architecture(backbone)
-    trunk, feat_dim = _build_trunk(trunk_name, init_weights, pretrained)
-    if head == PARTCOLOUR:
-        return PartColourNet(backbone, trunk, feat_dim, emb_dim)
-    return ReIDNet(backbone, trunk, feat_dim, emb_dim)
+    trunk, feat_dim, loaded = _build_trunk(trunk_name, init_weights, pretrained)
+    model = PartColourNet(backbone, trunk, feat_dim, emb_dim) if head == PARTCOLOUR else ReIDNet(
+        backbone, trunk, feat_dim, emb_dim)
+    # Training treats a trunk with learnt weights (ImageNet, the user's file, a checkpoint) gently:
+    # BatchNorm statistics fixed, a smaller learning rate (train/trainer.py). Not an attribute of the
+    # state dict: model_from_checkpoint sets it after loading.
+    model.pretrained_trunk = loaded
+    return model
 
 
 def build_reid_model(backbone: str, emb_dim: int, init_weights: str | None = None, *,

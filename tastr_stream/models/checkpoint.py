@@ -229,6 +229,7 @@ def model_from_checkpoint(path: str | os.PathLike, expected_sha256: str | None =
         load_into(model, state, f"checkpoint {path}")
     except ModelError as exc:            # the header's own architecture does not fit its tensors
         raise CheckpointRejected(CORRUPT, str(exc)) from exc
+    model.pretrained_trunk = True          # trained weights, with real BatchNorm statistics
     recorded = header.get("architecture")      # tensors fit; do the constants around them match too?
     if recorded is not None and json.loads(json.dumps(model.spec())) != recorded:
         raise CheckpointRejected(ARCHITECTURE, f"checkpoint {path}: architecture {recorded!r} is not what this "

@@ -9,9 +9,11 @@ model, which is what ``rounds.run_rounds`` does offline with its own batch assoc
 
 Two things differ from the offline schedule, both because a live round must not stall the
 network: a round trains a copy of the serving model and only adopts it once its checkpoint
-is published (a failed or aborted round leaves nothing half-trained behind), and a round has
-a batch budget (``trainer.max_batches_per_round``) besides ``epochs_per_round``, so its
-duration stays bounded however large the store grows.
+is published (a failed or aborted round leaves nothing half-trained behind), and an end-to-end
+round (``trainer.recipe = "full"``) has a batch budget (``trainer.max_batches_per_round``)
+besides ``epochs_per_round``, so its duration stays bounded however large the store grows. The
+head recipe's round costs one descriptor pass over the window's crops (``max_images_per_tracklet``
+each), then seconds.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from ..wire.records import WeightsAnnouncement
 from .data import TrainTracklet, subsample_indices
 from .rounds import frozen_config, save_round
 from .samplers import TCCPC, TSCCC, Batch
-from .trainer import TrainStats, train_epochs
+from .recipe import make_recipe
+from .trainer import TrainStats
 
 log = logging.getLogger(__name__)
 
@@ -224,10 +227,13 @@ def run_live_round(start: ServingModel, new_version: int, tracklets: Sequence[Tr
         sampler = TSCCC(tracklets, cfg.p, cfg.k, cfg.tsccc_gap_s, seed=seed)
     else:
         sampler = TCCPC(tracklets, pairs, cfg.p, cfg.k, seed=seed)
-    budget = BudgetedSampler(sampler, cfg.max_batches_per_round, stop)
+    # The batch budget bounds the end-to-end recipe's time; the head recipe's batches cost
+    # microseconds (its time is the one descriptor pass), so only a stop ends it early.
     model = copy.deepcopy(start.model)
-    stats = train_epochs(model, budget, tracklets, cfg, device, cfg.epochs_per_round, progress=False,
-                         desc=f"live v{new_version} {'TSCCC' if kind == 'within' else 'TCCPC'}")
+    recipe = make_recipe(cfg, device, model, progress=False)
+    budget = BudgetedSampler(sampler, cfg.max_batches_per_round if recipe.name == "full" else 0, stop)
+    stats = recipe.train(
+        model, budget, tracklets, desc=f"live v{new_version} {'TSCCC' if kind == 'within' else 'TCCPC'}")
     if budget.aborted:
         raise RoundAborted(f"round for version {new_version} stopped after {stats.steps} batches")
     if stats.steps == 0:

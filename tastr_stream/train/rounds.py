@@ -33,9 +33,9 @@ from ..errors import DatasetError, SamplerError
 from ..models.checkpoint import publish_checkpoint
 from .data import TrainTracklet
 from .embed import embed_tracklets
-from .evaluation import ExperimentData, evaluate_reid, pair_quality
+from .evaluation import ExperimentData, evaluate_features, pair_quality
+from .recipe import EndToEnd, HeadOnly, make_recipe
 from .samplers import TCCPC, TSCCC
-from .trainer import train_epochs
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +94,30 @@ def save_round(model: nn.Module, out_dir: str | os.PathLike, version: int, confi
     return ann.path
 
 
+def evaluate_round(model: nn.Module, data: ExperimentData, recipe: EndToEnd | HeadOnly):
+    """CMC / mAP of the test split with ``recipe``'s features; None without a test split."""
+    if not data.query or not data.gallery:
+        return None
+    return evaluate_features(recipe.features(model, data.query), recipe.features(model, data.gallery),
+                             data.query, data.gallery)
+
+
 def run_rounds(model: nn.Module, data: ExperimentData, trainer_cfg: TrainerConfig, assoc_cfg: Association,
                device: torch.device, out_dir: str | os.PathLike, *, rounds: int | None = None,
                round0_epochs: int | None = None, first_round: int = 0, progress: bool = True,
-               on_round: Callable[[RoundResult], None] | None = None) -> list[RoundResult]:
+               on_round: Callable[[RoundResult], None] | None = None,
+               recipe: EndToEnd | HeadOnly | None = None) -> list[RoundResult]:
     """Round 0 (TSCCC) then ``rounds`` (default ``trainer_cfg.rounds``) association + TCCPC rounds.
 
     ``first_round=1`` continues from a model that already had its round 0 (the ablation runs
-    every association variant from one shared TASTR-S1 model).
+    every association variant from one shared TASTR-S1 model). ``recipe`` (default: the one
+    ``trainer_cfg.recipe`` names) may be shared between runs from one start, so that the head
+    recipe's descriptors are computed once.
     """
+    recipe = recipe or make_recipe(trainer_cfg, device, model, progress)
     n_rounds = trainer_cfg.rounds if rounds is None else rounds
     if n_rounds >= max(first_round, 1) and data.network is None:
         raise DatasetError(f"{data.name}: cross-camera rounds need a camera network (cameras and walking paths)")
-    h, w = trainer_cfg.image_height, trainer_cfg.image_width
     train = data.train
     results: list[RoundResult] = []
     for r in range(first_round, n_rounds + 1):
@@ -114,17 +125,16 @@ def run_rounds(model: nn.Module, data: ExperimentData, trainer_cfg: TrainerConfi
         pairs: list[tuple[int, int]] = []
         if r == 0:
             sampler = TSCCC(train, trainer_cfg.p, trainer_cfg.k, trainer_cfg.tsccc_gap_s, seed=seed)
-            epochs = round0_epochs or trainer_cfg.epochs_per_round
+            epochs = round0_epochs
         else:
-            pairs = associate(model, train, data.network, assoc_cfg, device, h, w, version=r - 1)
+            pairs = associate_features(recipe.features(model, train), train, data.network, assoc_cfg, version=r - 1)
             try:
                 sampler = TCCPC(train, pairs, trainer_cfg.p, trainer_cfg.k, seed=seed)
             except SamplerError as exc:
                 raise SamplerError(f"round {r}: {exc}") from exc
-            epochs = trainer_cfg.epochs_per_round
-        stats = train_epochs(model, sampler, train, trainer_cfg, device, epochs, progress=progress,
-                             desc=f"round {r} {'TSCCC' if r == 0 else 'TCCPC'}")
-        rank = evaluate_reid(model, data, device, h, w)
+            epochs = None
+        stats = recipe.train(model, sampler, train, epochs, desc=f"round {r} {'TSCCC' if r == 0 else 'TCCPC'}")
+        rank = evaluate_round(model, data, recipe)
         quality = pair_quality(pairs, train) if r > 0 else None
         config = frozen_config(trainer_cfg, assoc_cfg, {"round": r, "num_pairs": len(pairs),
                                                         "num_train_tracklets": len(train)})

@@ -21,6 +21,7 @@ from ..config.associator import Association
 from ..config.trainer import TrainerConfig
 from ..models import build_reid_model
 from .evaluation import ExperimentData
+from .recipe import make_recipe
 from .rounds import ABLATIONS, run_rounds
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,14 @@ def run_table4(data: ExperimentData, cfg: TrainerConfig, base: Association, devi
                out_dir: str | os.PathLike, *, round0_epochs: int | None = None,
                variants: tuple[str, ...] = tuple(ABLATIONS)) -> list[Table4Row]:
     model = build_reid_model(cfg.backbone, cfg.emb_dim, cfg.init_weights or None, seed=cfg.seed)
+    recipe = make_recipe(cfg, device, model, progress=False)   # one descriptor pass serves every variant (head)
     s1 = run_rounds(model, data, cfg, base, device, Path(out_dir) / "s1", rounds=0,
-                    round0_epochs=round0_epochs, progress=False)[0]
+                    round0_epochs=round0_epochs, progress=False, recipe=recipe)[0]
     rows = [Table4Row("TASTR-S1 (TSCCC)", s1.rank1, s1.mAP, float("nan"), 0)]
     for name in variants:
         m = copy.deepcopy(model)
         res = run_rounds(m, data, cfg, variant_config(base, name), device, Path(out_dir) / name,
-                         first_round=1, progress=False)
+                         first_round=1, progress=False, recipe=recipe)
         last = res[-1]
         rows.append(Table4Row(f"NN-CCTA {name}", last.rank1, last.mAP, last.pair_precision, last.num_pairs))
         log.info("table4 variant", extra={"kv": {"variant": name, "rank1": round(last.rank1, 3),

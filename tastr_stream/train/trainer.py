@@ -1,6 +1,22 @@
 """The training loop: batch-hard triplet loss, Adam, one sampler, a few epochs.
 
-``train_epochs`` is the only place that steps an optimiser. On CUDA it runs the model in
+``train_epochs`` steps the optimiser of the end-to-end recipe (``trainer.recipe = "full"``; the
+CPU-budget recipe that trains the head on cached descriptors is :mod:`.head`). Three settings of
+the "bag of tricks" baseline, each because of a failure seen on rendered video (RESULTS.md):
+
+- a pretrained trunk's BatchNorm statistics stay frozen (``freeze_bn``): TSCCC batches hold 16 tracklets of ONE
+  camera, so batch statistics are one camera's colours; updating the running means from them
+  moved every camera's embedding and dropped an ImageNet start's rank-1 (41 -> 29).
+- a linear learning-rate warm-up over ``warmup_steps``, so the first steps' large, noisy
+  gradients (the triplet loss is hardest before anything is learned) do not wreck the
+  pretrained trunk;
+- a pretrained trunk learns at ``trunk_lr_scale`` times the head's rate (a fresh head and an
+  ImageNet trunk need different step sizes), and random erasing (``erase_p``, in :mod:`.augment`).
+
+A trunk trained from scratch (``tiny``, or ResNet-50 without the user's weights; the model's
+``pretrained_trunk`` is False) gets neither of the first and third: its statistics and weights
+have everything still to learn.
+ On CUDA it runs the model in
 channels-last layout under bf16 autocast (the loss is computed in float32); on CPU in plain
 float32. The next batch's images are read and resized on a worker thread while the current
 batch trains (numpy and torch release the GIL), so image loading hides behind compute; the
@@ -49,8 +65,37 @@ def use_cuda_fast_path(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=lr)
+def make_optimizer(model: nn.Module, lr: float, trunk_lr_scale: float = 1.0) -> torch.optim.Optimizer:
+    """Adam; parameters under ``model.trunk`` (the pretrained part) at ``lr * trunk_lr_scale``."""
+    trunk = getattr(model, "trunk", None)
+    trunk_ids = {id(p) for p in trunk.parameters()} if isinstance(trunk, nn.Module) else set()
+    groups = [{"params": [p for p in model.parameters() if id(p) not in trunk_ids], "lr": lr},
+              {"params": [p for p in model.parameters() if id(p) in trunk_ids], "lr": lr * trunk_lr_scale}]
+    for g in groups:
+        g["base_lr"] = g["lr"]
+    return torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Linear warm-up: step 0 trains at 1/warmup_steps of the rate, step warmup_steps-1 and later at all of it."""
+    return 1.0 if warmup_steps <= 1 else min(1.0, (step + 1) / warmup_steps)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    for g in optimizer.param_groups:
+        g["lr"] = g.get("base_lr", g["lr"]) * factor
+
+
+def train_mode(model: nn.Module, freeze_bn: bool) -> None:
+    """``model.train()``, with the trunk's BatchNorm kept in eval mode (running statistics fixed) if ``freeze_bn``.
+
+    Only the trunk's: a head's BatchNorm (``ReIDNet.bn``) starts untrained and must learn its statistics."""
+    model.train()
+    trunk = getattr(model, "trunk", None)
+    if freeze_bn and isinstance(trunk, nn.Module):
+        for m in trunk.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 def _prefetched(batches: Iterable[Batch], tracklets: Sequence[TrainTracklet], height: int, width: int):
@@ -89,11 +134,12 @@ def train_epochs(model: nn.Module, sampler, tracklets: Sequence[TrainTracklet], 
     epochs = config.epochs_per_round if epochs is None else epochs
     fast = use_cuda_fast_path(device)
     model.to(device=device, memory_format=torch.channels_last if fast else torch.contiguous_format)
-    model.train()
+    pretrained = bool(getattr(model, "pretrained_trunk", False))
+    train_mode(model, config.freeze_bn and pretrained)
     for p in model.parameters():
         p.requires_grad_(True)
-    optimizer = optimizer or make_optimizer(model, config.lr)
-    augment = TrainAugment(seed=config.seed)
+    optimizer = optimizer or make_optimizer(model, config.lr, config.trunk_lr_scale if pretrained else 1.0)
+    augment = TrainAugment(seed=config.seed, erase_p=config.erase_p)
     h, w = config.image_height, config.image_width
     steps = n_images = 0
     epoch_losses: list[float] = []
@@ -107,6 +153,7 @@ def train_epochs(model: nn.Module, sampler, tracklets: Sequence[TrainTracklet], 
             for batch, images in _prefetched(sampler, tracklets, h, w):
                 x = augment(images, device, channels_last=fast)
                 labels = torch.as_tensor(batch.labels, device=device)
+                set_lr(optimizer, warmup_factor(steps, config.warmup_steps))
                 stats = train_step(model, optimizer, x, labels, config.margin, device)
                 losses.append(stats.loss)
                 actives.append(stats.active_fraction)

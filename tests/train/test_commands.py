@@ -158,6 +158,8 @@ image_width = 16
 max_images_per_tracklet = 4
 rounds = 1
 tsccc_gap_s = 1.0
+# About ten steps a round: the default warm-up (20 steps) would leave this smoke run untrained.
+warmup_steps = 0
 """
 
 

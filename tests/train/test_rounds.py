@@ -34,7 +34,7 @@ def test_pid_gt_never_reaches_training(monkeypatch):
     cfg = cfg.model_copy(update={"epochs_per_round": 1, "rounds": 1, "p": 4})
     from tastr_stream.train import rounds as rounds_mod
 
-    monkeypatch.setattr(rounds_mod, "evaluate_reid", lambda *a, **k: None)
+    monkeypatch.setattr(rounds_mod, "evaluate_round", lambda *a, **k: None)
     monkeypatch.setattr(rounds_mod, "pair_quality", lambda *a, **k: None)
     monkeypatch.setattr(rounds_mod, "save_round", lambda *a, **k: "")
     weights = []
