@@ -89,13 +89,14 @@ def main() -> None:
     print(f"world {Path(args.spec).name}: {world.duration_s / 60:.0f} min per camera at {world.fps} fps, "
           f"cameras {', '.join(args.cameras)}, replay speed {args.speed:g}; RSS sampled every {args.every_s:g} s; "
           f"ingest environment {network_runner.INGEST_ENV}")
-    print("| daemon | samples | RSS at start MB | RSS at end MB | peak MB | slope, second half (MB/min) |")
-    print("|---|---|---|---|---|---|")
+    print("| daemon | samples | RSS at start MB | at mid-run MB | at end MB | peak MB | slope, second half (MB/min) |")
+    print("|---|---|---|---|---|---|---|")
     for name, s in samples.items():
         if not s:
             continue
         mb = [m for _, m in s]
-        print(f"| {name} | {len(s)} | {mb[0]:.0f} | {mb[-1]:.0f} | {max(mb):.0f} | {slope_mb_per_min(s):+.2f} |")
+        print(f"| {name} | {len(s)} | {mb[0]:.0f} | {mb[len(mb) // 2]:.0f} | {mb[-1]:.0f} | {max(mb):.0f} "
+              f"| {slope_mb_per_min(s):+.2f} |")
 
 
 if __name__ == "__main__":
