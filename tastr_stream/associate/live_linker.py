@@ -11,7 +11,8 @@ context is complete:
 Shown links are provisional until their horizon passes (3 spreads, plus the fragment gap), then
 final and frozen. A shown link that the next decision drops is *retracted* (counted; rare by
 construction: it needs a better rival to arrive after the context was complete). Decided cross
-links whose context is complete and whose confidence is at least ``learn_confidence`` teach the
+links whose context is complete and whose confidence is at least ``learn_confidence`` (judged
+without the route-use factor, which they teach) teach the
 transfer model (``transfer.TransferModel``), shown or not.
 
 Identities are chains of shown links, numbered stably by an :class:`IdentityBook`.
@@ -204,7 +205,9 @@ class LiveLinker:
             if key in self._learned or now_event_s < ready_s or ready_s <= self._learned_until_s:
                 continue
             self._learned.add(key)
-            if link.confidence >= self.cfg.learn_confidence:
+            # Judged as if the route were as used as any: a route that has learned no links yet
+            # would otherwise never be confident enough to learn its first ones.
+            if link.confidence / max(link.route, 1e-12) >= self.cfg.learn_confidence:
                 learned += 1
                 self.transfer.observe(link.camera_a, link.camera_b, link.dt_s)
                 self.zones.observe(link.camera_a, link.exit_side, link.camera_b, link.enter_side)

@@ -72,6 +72,7 @@ class TrustedLink:
     zone: float = 1.0              # how usual the sides left and entered by are for the pair (zones)
     exit_side: str | None = None   # side of a's picture the earlier visit left by (None: not a side)
     enter_side: str | None = None  # side of b's picture the later visit came in by
+    route: float = 1.0             # how used the route is next to the cameras' busiest (part of r)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,7 +85,7 @@ class TrustedLink:
                    float(d["feature_distance"]), float(d["r"]), float(d["dt_s"]), float(d["transfer_mean_s"]),
                    float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]),
                    float(d.get("transfer_late_s", d["transfer_std_s"])), float(d.get("zone", 1.0)),
-                   d.get("exit_side"), d.get("enter_side"))
+                   d.get("exit_side"), d.get("enter_side"), float(d.get("route", 1.0)))
 
     def explain(self) -> dict:
         return {"tracklet_a": self.tracklet_a, "tracklet_b": self.tracklet_b, "camera_a": self.camera_a,
@@ -93,7 +94,7 @@ class TrustedLink:
                 "dt_s": round(self.dt_s, 3), "transfer_mean_s": round(self.transfer_mean_s, 3),
                 "transfer_std_s": round(self.transfer_std_s, 3), "transfer_late_s": round(self.transfer_late_s, 3),
                 "prior": self.prior, "zone": round(self.zone, 4), "exit_side": self.exit_side,
-                "enter_side": self.enter_side,
+                "enter_side": self.enter_side, "route": round(self.route, 4),
                 "confidence": round(self.confidence, 4), "rivals": self.rivals}
 
 
@@ -269,7 +270,8 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                 continue
             prior = transfer.pair(ca, cb)
             dt = enter[ib][None, :] - leave[ia][:, None]
-            r = np.where(dt > 0, prior.r(dt), 0.0) * transfer.route_factor(ca, cb)
+            route = transfer.route_factor(ca, cb)
+            r = np.where(dt > 0, prior.r(dt), 0.0) * route
             if zones is not None:          # the factor depends on the two sides only: a 3 x 3 table
                 sides = (None, "left", "right")
                 table = np.array([[zones.factor(ca, so, cb, si) for si in sides] for so in sides])
@@ -277,14 +279,14 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                 in_side = np.array([sides.index(visits[v].enter_side) for v in ib])
                 r = r * table[out_side[:, None], in_side[None, :]]
             for i, j in zip(*np.nonzero(r >= cfg.min_r)):
-                plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), prior))
+                plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), (prior, route)))
     r_out: dict[int, list[float]] = {}       # R of every time-plausible successor of u ...
     r_in: dict[int, list[float]] = {}        # ... and predecessor of v
     for u, v, _, r, _ in plausible:
         r_out.setdefault(u, []).append(r)
         r_in.setdefault(v, []).append(r)
     cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
-    for _, u, v, dt, r, prior in cands:
+    for _, u, v, dt, r, (prior, route) in cands:
         if u in has_succ or v in has_pred:
             continue
         has_succ.add(u)
@@ -300,7 +302,7 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
         zone = 1.0 if zones is None else zones.factor(vu.camera_id, vu.exit_side, vv.camera_id, vv.enter_side)
         out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
                                r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s, zone,
-                               vu.exit_side, vv.enter_side))
+                               vu.exit_side, vv.enter_side, route))
     return sorted(out)
 
 

@@ -153,7 +153,7 @@ def test_every_link_explains_itself():
     assert why["joint_distance"] == pytest.approx(link.feature_distance / link.r, rel=1e-3)
     assert TrustedLink.from_explain(why) == dataclasses.replace(
         link, **{k: why[k] for k in ("feature_distance", "r", "dt_s", "transfer_mean_s", "transfer_std_s",
-                                    "confidence")})
+                                    "confidence", "route")})
 
 
 def test_transfer_model_learns_site_scale_then_each_pair_robustly():
@@ -239,6 +239,31 @@ def test_identities_are_chains_that_never_hold_one_person_twice_at_once():
     for group in members.values():
         group.sort(key=lambda m: m.t_start_s)
         assert all(a.t_end_s <= b.t_start_s for a, b in zip(group, group[1:])), [m.tracklet_id for m in group]
+
+
+def test_a_route_without_links_yet_still_learns_its_first_ones():
+    """bench_quality: cam1-cam4, a route people take, had learned no link by the time cam1's
+    busiest route had 12; its factor (1/3) kept every link on it under the confidence needed to
+    learn from, so it never would (lookup rank-1 with the learned prior 0.85 -> 0.80)."""
+    tm = transfer(LearnedPrior(route_min_links=6))
+    for _ in range(20):
+        tm.observe("cam1", "cam2", 40.0)                  # a busy route, learned
+    assert tm.route_factor("cam1", "cam3") == pytest.approx(1 / 5)
+    rng = np.random.default_rng(4)
+    people = []
+    for k in range(12):                                    # everyone walks cam1 -> cam3 (80 s)
+        f = 10.0 * rng.standard_normal(16)
+        people += [TrackletMeta(f"cam1:p{k}:0", "cam1", 20.0 * k, 20.0 * k + 25.0, f + rng.standard_normal(16) * 0.1),
+                   TrackletMeta(f"cam3:p{k}:1", "cam3", 20.0 * k + 105.0, 20.0 * k + 130.0,
+                                f + rng.standard_normal(16) * 0.1)]
+    ll = LiveLinker(tm, Trust(min_negatives=5))
+    for m in sorted(people, key=lambda m: m.t_end_s):
+        ll.add(m)
+        ll.update(m.t_end_s)
+    for now in np.arange(people[-1].t_end_s, 1000.0, 5.0):     # the clock runs on
+        ll.update(float(now))
+    assert tm.pairs()[("cam1", "cam3")].samples >= 6
+    assert tm.route_factor("cam1", "cam3") == 1.0
 
 
 def test_candidates_rank_by_joint_distance_and_name_the_truth_first():
