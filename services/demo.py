@@ -78,9 +78,11 @@ def demo_config(world_dir: Path, run_dir: Path, detect: dict, fps: int, endpoint
         "associator": {"store_dir": str(run_dir / "store"), "window": {"window_s": 3600.0},
                        "train_after_new_pairs": 10},
         # Rounds sized for a short demo on a few CPU cores: small batches, a short gap T (people
-        # re-enter a view within minutes here), a few batches per round.
+        # re-enter a view within minutes here). The head recipe's round is one descriptor pass over
+        # the window's crops (on the trainer's one thread), so 12 crops per tracklet keep it to
+        # about a minute; the batch budget applies to the end-to-end recipe only.
         "trainer": {"p": 4, "k": 4, "tsccc_gap_s": 5.0, "epochs_per_round": 1, "max_batches_per_round": 10,
-                    "checkpoint_dir": str(run_dir / "checkpoints")},
+                    "max_images_per_tracklet": 12, "checkpoint_dir": str(run_dir / "checkpoints")},
     }
 
 

@@ -3,7 +3,8 @@
 The paper extracts one feature per tracklet with the current model (IV-C); we use the raw
 mean of the per-crop embeddings (``associate.features.tracklet_feature``), so training,
 association and the live associator agree on what a tracklet feature is. Crops from many
-tracklets are packed into fixed-size batches; no augmentation; eval mode; on CUDA bf16
+tracklets are packed into batches of a few fixed sizes (``models.inference.fixed_chunks``: a
+long-lived trainer would otherwise keep oneDNN plans for every last-batch size it meets); no augmentation; eval mode; on CUDA bf16
 autocast and channels-last, as in the live extractor.
 """
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from ..associate.features import tracklet_feature
 from ..errors import DatasetError
+from ..models.inference import fixed_chunks
 from ..models.preprocess import to_input
 from .data import TrainTracklet, fetch_images
 
@@ -37,9 +39,11 @@ def embed_tracklets(model: nn.Module, tracklets: Sequence[TrainTracklet], device
     chunks = []
     try:
         with torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                x = to_input(fetch_images(tracklets, items[start:start + batch_size], height, width),
+            start = 0
+            for size in fixed_chunks(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
+                x = to_input(fetch_images(tracklets, items[start:start + size], height, width),
                              device, channels_last=fast)
+                start += size
                 if fast:
                     with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
                         out = model(x)

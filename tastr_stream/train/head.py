@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ from torch import nn
 from tqdm import tqdm
 
 from ..config.trainer import TrainerConfig
-from ..errors import DatasetError, ModelError
+from ..errors import DatasetError, ModelError, TastrError
+from ..models.inference import fixed_chunks
 from ..models.preprocess import to_input
 from .data import TrainTracklet, fetch_images
 from .loss import batch_hard_triplet_loss
@@ -96,9 +98,14 @@ class Descriptors:
         return Descriptors(self.plain[rows], self.mirrored[rows], offsets)
 
 
+class DescriptorsStopped(TastrError):
+    """``stop`` was set during the descriptor pass (a daemon shutting down); nothing was returned."""
+
+
 def compute_descriptors(model: nn.Module, tracklets: Sequence[TrainTracklet], device: torch.device,
-                        height: int, width: int, *, batch_size: int = 64, progress: bool = True) -> Descriptors:
-    """One inference pass over every crop (and its mirror image) of ``tracklets``."""
+                        height: int, width: int, *, batch_size: int = 64, progress: bool = True,
+                        stop: threading.Event | None = None) -> Descriptors:
+    """One inference pass over every crop (and its mirror image) of ``tracklets``; ``stop`` ends it early."""
     check_head_model(model)
     items = [(ti, ii) for ti, t in enumerate(tracklets) for ii in range(t.num_images)]
     if not items:
@@ -111,11 +118,15 @@ def compute_descriptors(model: nn.Module, tracklets: Sequence[TrainTracklet], de
                dynamic_ncols=True, leave=False)
     try:
         with torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                x = to_input(fetch_images(tracklets, items[start:start + batch_size], height, width), device)
+            start = 0
+            for size in fixed_chunks(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
+                if stop is not None and stop.is_set():
+                    raise DescriptorsStopped(f"descriptor pass stopped after {start} of {len(items)} crops")
+                x = to_input(fetch_images(tracklets, items[start:start + size], height, width), device)
                 plain.append(model.natural(x).float().cpu())
                 mirrored.append(model.natural(torch.flip(x, [3])).float().cpu())
                 bar.update(len(x))
+                start += size
     finally:
         bar.close()
         model.train(was_training)

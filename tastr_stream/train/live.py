@@ -41,6 +41,7 @@ from ..wire.records import WeightsAnnouncement
 from .data import TrainTracklet, subsample_indices
 from .rounds import frozen_config, save_round
 from .samplers import TCCPC, TSCCC, Batch
+from .head import DescriptorsStopped
 from .recipe import make_recipe
 from .trainer import TrainStats
 
@@ -230,10 +231,13 @@ def run_live_round(start: ServingModel, new_version: int, tracklets: Sequence[Tr
     # The batch budget bounds the end-to-end recipe's time; the head recipe's batches cost
     # microseconds (its time is the one descriptor pass), so only a stop ends it early.
     model = copy.deepcopy(start.model)
-    recipe = make_recipe(cfg, device, model, progress=False)
+    recipe = make_recipe(cfg, device, model, progress=False, stop=stop)
     budget = BudgetedSampler(sampler, cfg.max_batches_per_round if recipe.name == "full" else 0, stop)
-    stats = recipe.train(
-        model, budget, tracklets, desc=f"live v{new_version} {'TSCCC' if kind == 'within' else 'TCCPC'}")
+    try:
+        stats = recipe.train(
+            model, budget, tracklets, desc=f"live v{new_version} {'TSCCC' if kind == 'within' else 'TCCPC'}")
+    except DescriptorsStopped as exc:
+        raise RoundAborted(f"round for version {new_version}: {exc}") from exc
     if budget.aborted:
         raise RoundAborted(f"round for version {new_version} stopped after {stats.steps} batches")
     if stats.steps == 0:

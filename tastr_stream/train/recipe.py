@@ -10,6 +10,7 @@ an ablation that starts from one model reuse one forward pass per crop.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -51,8 +52,9 @@ class HeadOnly:
 
     name = "head"
 
-    def __init__(self, config: TrainerConfig, device: torch.device, progress: bool = True) -> None:
-        self.config, self.device, self.progress = config, device, progress
+    def __init__(self, config: TrainerConfig, device: torch.device, progress: bool = True,
+                 stop: threading.Event | None = None) -> None:
+        self.config, self.device, self.progress, self.stop = config, device, progress, stop
         self._rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def descriptors(self, model: nn.Module, tracklets: Sequence[TrainTracklet]) -> Descriptors:
@@ -60,7 +62,7 @@ class HeadOnly:
         missing = list({t.tracklet_id: t for t in tracklets if t.tracklet_id not in self._rows}.values())
         if missing:
             new = compute_descriptors(model, missing, self.device, self.config.image_height,
-                                      self.config.image_width, progress=self.progress)
+                                      self.config.image_width, progress=self.progress, stop=self.stop)
             for i, t in enumerate(missing):
                 a, b = int(new.offsets[i]), int(new.offsets[i + 1])
                 self._rows[t.tracklet_id] = (new.plain[a:b], new.mirrored[a:b])
@@ -87,9 +89,12 @@ def resolve_recipe(config: TrainerConfig, model: nn.Module) -> str:
     return "full"
 
 
-def make_recipe(config: TrainerConfig, device: torch.device, model: nn.Module,
-                progress: bool = True) -> EndToEnd | HeadOnly:
-    """The recipe ``config.recipe`` names for ``model`` ("auto": the head recipe where the model has one)."""
+def make_recipe(config: TrainerConfig, device: torch.device, model: nn.Module, progress: bool = True,
+                stop: threading.Event | None = None) -> EndToEnd | HeadOnly:
+    """The recipe ``config.recipe`` names for ``model`` ("auto": the head recipe where the model has one).
+
+    ``stop`` ends the head recipe's descriptor pass early (``head.DescriptorsStopped``); the
+    caller's sampler handles it during training."""
     if resolve_recipe(config, model) == "head":
-        return HeadOnly(config, device, progress)
+        return HeadOnly(config, device, progress, stop)
     return EndToEnd(config, device, progress)

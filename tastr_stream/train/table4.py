@@ -21,7 +21,7 @@ from ..config.associator import Association
 from ..config.trainer import TrainerConfig
 from ..models import build_reid_model
 from .evaluation import ExperimentData
-from .recipe import make_recipe
+from .recipe import EndToEnd, HeadOnly, make_recipe
 from .rounds import ABLATIONS, run_rounds
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,11 @@ def variant_config(base: Association, name: str) -> Association:
 
 def run_table4(data: ExperimentData, cfg: TrainerConfig, base: Association, device: torch.device,
                out_dir: str | os.PathLike, *, round0_epochs: int | None = None,
-               variants: tuple[str, ...] = tuple(ABLATIONS)) -> list[Table4Row]:
+               variants: tuple[str, ...] = tuple(ABLATIONS), recipe: EndToEnd | HeadOnly | None = None
+               ) -> list[Table4Row]:
+    """``recipe`` may come from the caller so that several seeds share the head recipe's descriptors."""
     model = build_reid_model(cfg.backbone, cfg.emb_dim, cfg.init_weights or None, seed=cfg.seed)
-    recipe = make_recipe(cfg, device, model, progress=False)   # one descriptor pass serves every variant (head)
+    recipe = recipe or make_recipe(cfg, device, model, progress=False)   # one descriptor pass serves every variant
     s1 = run_rounds(model, data, cfg, base, device, Path(out_dir) / "s1", rounds=0,
                     round0_epochs=round0_epochs, progress=False, recipe=recipe)[0]
     rows = [Table4Row("TASTR-S1 (TSCCC)", s1.rank1, s1.mAP, float("nan"), 0)]

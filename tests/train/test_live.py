@@ -217,3 +217,23 @@ def test_jpeg_images_slice_and_bad_crop():
     with pytest.raises(TastrError, match="t1: stored crop 2"):
         imgs[2]
     assert build_reid_model("tiny", 16).emb_dim == 16
+
+
+def test_head_recipe_round_trains_only_the_projection_and_stops_in_its_descriptor_pass(store_dir, tmp_path):
+    """A "+partcolour" model gets the head recipe: a published round moves the projection and not the
+    trunk; a stop set before the round ends it in the descriptor pass, publishing nothing."""
+    ckpt = tmp_path / "ckpt"
+    cfg = live_cfg().model_copy(update={"backbone": "tiny+partcolour", "head_epochs": 3, "warmup_steps": 0})
+    with Store.open(store_dir, read_only=True) as st:
+        tracklets = tracklets_from_store(st, 4)
+    start = serving_model(ckpt, "tiny+partcolour", 16)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(RoundAborted, match="descriptor pass stopped"):
+        run_live_round(start, 1, tracklets, [], cfg, Association(), CPU, ckpt, stop=stop)
+    assert checkpoint_versions(ckpt) == []
+    r1 = run_live_round(start, 1, tracklets, [], cfg, Association(), CPU, ckpt)
+    assert r1.stats.steps > 0 and [v for v, _ in checkpoint_versions(ckpt)] == [1]
+    assert all(torch.equal(a, b) for a, b in zip(start.model.trunk.state_dict().values(),
+                                                  r1.model.trunk.state_dict().values()))
+    assert not torch.equal(start.model.proj.weight, r1.model.proj.weight)
