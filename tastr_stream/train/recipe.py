@@ -37,10 +37,11 @@ class EndToEnd:
         return embed_tracklets(model, tracklets, self.device, self.config.image_height, self.config.image_width)
 
     def train(self, model: nn.Module, sampler: Iterable[Batch], tracklets: Sequence[TrainTracklet],
-              epochs: int | None = None, desc: str = "train") -> TrainStats:
-        return train_epochs(model, sampler, tracklets, self.config, self.device,
-                            self.config.epochs_per_round if epochs is None else epochs,
-                            progress=self.progress, desc=desc)
+              epochs: int | None = None, desc: str = "train", config: TrainerConfig | None = None) -> TrainStats:
+        """One training pass; ``config`` (default: the recipe's) lets runs that share a recipe differ."""
+        config = config or self.config
+        return train_epochs(model, sampler, tracklets, config, self.device,
+                            config.epochs_per_round if epochs is None else epochs, progress=self.progress, desc=desc)
 
 
 class HeadOnly:
@@ -74,8 +75,9 @@ class HeadOnly:
         return served_features(model, self.descriptors(model, tracklets))
 
     def train(self, model: nn.Module, sampler: Iterable[Batch], tracklets: Sequence[TrainTracklet],
-              epochs: int | None = None, desc: str = "train") -> TrainStats:
-        return train_head(model, sampler, self.descriptors(model, tracklets), self.config, epochs,
+              epochs: int | None = None, desc: str = "train", config: TrainerConfig | None = None) -> TrainStats:
+        """One training pass; ``config`` (default: the recipe's) lets runs that share descriptors differ."""
+        return train_head(model, sampler, self.descriptors(model, tracklets), config or self.config, epochs,
                           progress=self.progress, desc=desc)
 
 

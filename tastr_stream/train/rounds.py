@@ -133,7 +133,8 @@ def run_rounds(model: nn.Module, data: ExperimentData, trainer_cfg: TrainerConfi
             except SamplerError as exc:
                 raise SamplerError(f"round {r}: {exc}") from exc
             epochs = None
-        stats = recipe.train(model, sampler, train, epochs, desc=f"round {r} {'TSCCC' if r == 0 else 'TCCPC'}")
+        stats = recipe.train(model, sampler, train, epochs, desc=f"round {r} {'TSCCC' if r == 0 else 'TCCPC'}",
+                             config=trainer_cfg)
         rank = evaluate_round(model, data, recipe)
         quality = pair_quality(pairs, train) if r > 0 else None
         config = frozen_config(trainer_cfg, assoc_cfg, {"round": r, "num_pairs": len(pairs),

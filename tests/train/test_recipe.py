@@ -139,3 +139,16 @@ def test_head_training_moves_only_the_projection_keeps_the_scale_and_l2sp_holds_
             assert stats.loss_last < stats.loss_first
     assert changes[1] < changes[0] / 2 and changes[0] > 0
     assert math.isfinite(changes[1])
+
+
+def test_a_shared_head_recipe_trains_with_the_callers_settings():
+    """Runs that share one recipe's descriptors (Table IV seeds, ablations) still train with their own config."""
+    data = _data()
+    recipe = HeadOnly(CFG, CPU, progress=False)
+    weights = []
+    for l2sp in (0.0, 10.0):
+        model = build_reid_model("tiny+partcolour", 32, seed=0)
+        recipe.train(model, TSCCC(data.train, CFG.p, CFG.k, CFG.tsccc_gap_s, seed=0), data.train, 5,
+                     config=CFG.model_copy(update={"l2sp": l2sp}))
+        weights.append(model.proj.weight.detach().clone())
+    assert not torch.allclose(weights[0], weights[1])
