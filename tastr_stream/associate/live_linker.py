@@ -1,9 +1,9 @@
 """The user-facing linker, live: which links users see, when, and which identities they make.
 
 Every ``update(now_event_s)`` re-decides the links (``trusted.trusted_links``) over the recent
-region of the window (the tracklets that ended within two transfer horizons, with the rest of
-their chains), honouring the links already final. A decided link is *shown* only when its
-context is complete:
+region of the window (the tracklets that ended within two transfer horizons), honouring the
+links already final (those reaching out of the region too: they hold their slots). A decided
+link is *shown* only when its context is complete:
 - a cross link u -> v once every visit that could have followed u by time has had its chance to
   arrive (now >= exit of u + the pair's mean transfer time + the spreads at which R falls to
   ``min_r``, 2.45 for 0.05);
@@ -168,12 +168,9 @@ class LiveLinker:
         region_from = now_event_s - 2.0 * (self.transfer.horizon_s() + self.cfg.relink_max_gap_s)
         region = [m for m in self.metas.values() if m.t_end_s >= region_from]
         in_region = {m.tracklet_id for m in region}
-        # Whole chains: a final link reaching back out of the region still holds its tracklets'
-        # successor and predecessor slots (left out, they would take a second one).
-        chains = {m for i in {self._book.identity_of(t) for t in in_region} for m in self._book.members(i)}
-        region += [self.metas[t] for t in sorted(chains - in_region)]
-        in_region |= chains
-        fixed = [l for k, l in self._shown.items() if k in self._final and set(k) <= in_region]
+        # A final link reaching back out of the region still holds its tracklet's successor or
+        # predecessor slot (left out, the tracklet would take a second one).
+        fixed = [l for k, l in self._shown.items() if k in self._final and set(k) & in_region]
         preferred = [l for k, l in self._shown.items() if k not in self._final and set(k) <= in_region]
         decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred, self.zones)
         decided_by_key = {l.key: l for l in decided}

@@ -56,6 +56,18 @@ class NegativeDistances:
         n = self._d.size
         return np.where(closer >= n, 1.0, beta.ppf(confidence, closer + 1, np.maximum(n - closer, 1)))
 
+    def bounded_quantile(self, q: float, confidence: float = 0.9) -> float:
+        """The distance under which ``share_closer_bound`` is at most ``q``: pairs closer than it
+        are closer than all but ``q`` of strangers, as the sample shows with ``confidence``
+        (-inf when it is too small to show that of any distance). One threshold for a whole
+        matrix of distances, instead of a bound for each."""
+        n = self._d.size
+        if n == 0:
+            return -np.inf
+        ks = np.arange(min(n, int(q * n) + 2))                 # the bound rises with the count
+        ok = ks[beta.ppf(confidence, ks + 1, n - ks) <= q]
+        return float(self._d[ok.max()]) if ok.size else -np.inf
+
 
 def impossible_pairs(tracklets: Sequence[TrackletMeta], *, min_overlap_s: float = 0.0,
                      max_pairs: int = 20_000, seed: int = 0) -> NegativeDistances:

@@ -176,8 +176,7 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         width = (widths or picture_widths(group)).get(cam)
         out_of_view = _left_the_picture(group, width, cfg.zones.side_margin)[:, None]
         back_in, _ = _near(group, np.zeros_like(gap), 0.0)
-        bound = negatives.share_closer_bound(d, cfg.relink_reentry_confidence)
-        reentry = back_in & (bound <= cfg.relink_reentry_quantile)
+        reentry = back_in & (d < negatives.bounded_quantile(cfg.relink_reentry_quantile, cfg.relink_reentry_confidence))
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
             ~known, d < tau_blind, np.where(out_of_view, reentry, near & (share <= allowed)))
         np.fill_diagonal(ok, False)
@@ -242,7 +241,10 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
     for l in fixed:
         if l.kind == "cross" and l.tracklet_a in pos and l.tracklet_b in pos:
             out.append(l)
+        # A fixed link holds its slots even when its other end is not among these tracklets.
+        if l.tracklet_a in pos and (l.kind == "cross" or l.tracklet_b not in pos):
             has_succ.add(pos[l.tracklet_a])
+        if l.tracklet_b in pos and (l.kind == "cross" or l.tracklet_a not in pos):
             has_pred.add(pos[l.tracklet_b])
     if len(negatives) < cfg.min_negatives or len(visits) < 2:
         return sorted(out)

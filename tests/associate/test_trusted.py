@@ -49,6 +49,10 @@ def test_share_bound_needs_a_sample_large_enough_to_vouch_for_it():
     d = np.array([2.0, 5.0, 9.0])
     assert np.all(big.share_closer_bound(d) >= big.share_closer(d))
     assert NegativeDistances().share_closer_bound(0.5) == 1.0
+    rng = np.random.default_rng(1)
+    for sample in (NegativeDistances(rng.uniform(1, 10, n)) for n in (50, 300, 2000)):
+        d = rng.uniform(0.5, 3.0, 500)                  # the one threshold decides as the bound does
+        assert np.array_equal(d < sample.bounded_quantile(0.01), sample.share_closer_bound(d) <= 0.01)
     with pytest.raises(AssociationError, match="confidence"):
         neg.share_closer_bound(0.5, 1.0)
 
