@@ -174,11 +174,14 @@ def test_crash_and_restart_publish_each_visit_once(tmp_path, small_world):
     first: list = []
     crashed = _run(world, cam, tmp_path / "spool", first, stop_after=world.num_frames // 2)
     assert first, "the first half must publish something"
-    resume_at = crashed.resume_frame
-    assert 0 < resume_at <= world.num_frames // 2
     second: list = []
     resumed = _run(world, cam, tmp_path / "spool", second)
-    assert resumed.start.resume_frame == resume_at and resumed.start.runs == 2
+    # The durable position lags the in-memory one by at most one periodic write (every_s of stream
+    # time), and where inside that second the crash lands depends on when the embedding thread's
+    # last commits ran: compare the two by order, and check everything else from the durable one.
+    resume_at = resumed.start.resume_frame
+    assert 0 < resume_at <= crashed.resume_frame <= world.num_frames // 2 and resumed.start.runs == 2
+    assert crashed.resume_frame - resume_at <= world.fps * crashed.every_s
     assert second and not {t.tracklet_id for t in first} & {t.tracklet_id for t in second}
     fps = world.fps
     assert min(t.t_start_s for t in second) >= (resume_at - 0.5) / fps, "nothing before the saved frame"
