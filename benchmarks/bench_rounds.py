@@ -29,7 +29,6 @@ rest takes minutes.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import os
 import platform
@@ -47,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 
 from tastr_stream.config.associator import Association  # noqa: E402
 from tastr_stream.config.trainer import TrainerConfig  # noqa: E402
-from tastr_stream.datasets.synthetic import SyntheticWorld  # noqa: E402
 from tastr_stream.models import build_reid_model  # noqa: E402
 from tastr_stream.train.evaluation import ExperimentData, evaluate_features  # noqa: E402
 from tastr_stream.train.recipe import HeadOnly, make_recipe  # noqa: E402

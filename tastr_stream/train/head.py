@@ -28,7 +28,6 @@ feature is the projection of its mean descriptor: evaluation and association cos
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time

@@ -58,3 +58,20 @@ class Daemon:
                 self.proc.wait(timeout=10)
         self._log.close()
         return self.proc.returncode
+
+
+def wait_until(cond, timeout_s: float, what: str, *daemons: "Daemon", clean_exit_ok: bool = True):
+    """``cond()``'s first truthy value, polled until ``timeout_s``; fails early, with the log, when a
+    watched daemon exits (with any status, if not ``clean_exit_ok``), and on timeout with every log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        for d in daemons:
+            rc = d.proc.poll()
+            if rc is not None and (rc != 0 or not clean_exit_ok):
+                raise AssertionError(f"{d.log_path.name} exited {rc} while waiting for {what}:\n{d.log()}")
+        time.sleep(0.05)
+    logs = "\n".join(f"--- {d.log_path.name}\n{d.log()[-2500:]}" for d in daemons)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{logs}")

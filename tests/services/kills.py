@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -112,16 +111,10 @@ def start_ingest(cfg: Path, world_dir: Path, camera: str, tmp: Path, name: str, 
 
 
 def wait_for(cond, timeout_s: float, what: str, *daemons):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        for d in daemons:
-            if d.proc.poll() is not None:
-                raise AssertionError(f"{d.log_path.name} exited {d.proc.returncode} waiting for {what}:\n{d.log()}")
-        time.sleep(0.05)
-    raise AssertionError(f"no {what} after {timeout_s} s:\n" + "\n".join(d.log()[-3000:] for d in daemons))
+    """``daemons.wait_until`` where any exit of a watched daemon is a failure (they are killed, not ended)."""
+    from .daemons import wait_until
+
+    return wait_until(cond, timeout_s, what, *daemons, clean_exit_ok=False)
 
 
 def spooled_ids(spool_dir: Path) -> set[str]:

@@ -15,7 +15,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 import zmq
 
 from tastr_stream.models import build_reid_model, publish_checkpoint, sha256_file
@@ -26,7 +25,7 @@ from tastr_stream.wire.records import WeightsAnnouncement
 from tastr_stream.wire.rpc import RpcClient
 
 from ..conftest import network_section
-from .daemons import Daemon, endpoints, free_port, write_toml
+from .daemons import Daemon, endpoints, free_port, wait_until, write_toml
 
 EMB_DIM = 16
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}   # 2 shared cores, five processes
@@ -64,21 +63,6 @@ def start_ingest(cfg: Path, world_dir: Path, camera: str, tmp_path: Path, *extra
     d = Daemon(["ingest", "--config", str(cfg), "--camera", camera, "--world", str(world_dir),
                 "--metrics-port", str(port), *extra], tmp_path / f"ingest-{camera}.log", ONE_THREAD)
     return d, port
-
-
-def wait_until(cond, timeout_s: float, what: str, *daemons: Daemon):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        for d in daemons:
-            if d.proc.poll() not in (None, 0):
-                raise AssertionError(f"{d.log_path.name} exited {d.proc.returncode} while waiting for {what}:\n"
-                                     f"{d.log()}")
-        time.sleep(0.1)
-    logs = "\n".join(f"--- {d.log_path.name}\n{d.log()[-2500:]}" for d in daemons)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{logs}")
 
 
 def kv_of(line: str) -> dict[str, str]:
