@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config.trainer import TrainerConfig
     from ..errors import ConfigError, DatasetError
     from ..models import build_reid_model, resolve_device
+    from ..train.recipe import resolve_recipe
     from ..train.rounds import run_rounds
     from ..train.sources import experiment_settings, load_experiment
 
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(trainer.device)
     model = build_reid_model(trainer.backbone, trainer.emb_dim, trainer.init_weights or None, seed=trainer.seed)
     print(f"dataset {data.name}: {len(data.train)} training tracklets, {len(data.query)} queries, "
-          f"{len(data.gallery)} gallery; backbone {trainer.backbone} on {device}", flush=True)
+          f"{len(data.gallery)} gallery; backbone {trainer.backbone}, recipe {resolve_recipe(trainer, model)}, "
+          f"on {device}", flush=True)
     if args.table4:
         return _table4(data, trainer, association, device, args)
     rows = run_rounds(model, data, trainer, association, device, trainer.checkpoint_dir,

@@ -61,13 +61,6 @@ class RoundResult:
         return asdict(self)
 
 
-def associate(model: nn.Module, tracklets: Sequence[TrainTracklet], network: Network, cfg: Association,
-              device: torch.device, height: int, width: int, version: int = 0) -> list[tuple[int, int]]:
-    """NN-CCTA over ``tracklets`` with the current model: accepted pairs as index pairs."""
-    feats = embed_tracklets(model, tracklets, device, height, width)
-    return associate_features(feats, tracklets, network, cfg, version)
-
-
 def associate_features(feats, tracklets: Sequence[TrainTracklet], network: Network, cfg: Association,
                        version: int = 0) -> list[tuple[int, int]]:
     """NN-CCTA over already computed tracklet features (rows in ``tracklets`` order)."""
