@@ -118,16 +118,23 @@ def fixed_chunks(n: int, max_batch: int) -> list[int]:
     return [max_batch] * full + [1 << k for k in range(rest.bit_length() - 1, -1, -1) if rest >> k & 1]
 
 
+def fixed_slices(n: int, max_batch: int) -> list[slice]:
+    """``fixed_chunks(n, max_batch)`` as consecutive slices of ``range(n)``."""
+    out, start = [], 0
+    for size in fixed_chunks(n, max_batch):
+        out.append(slice(start, start + size))
+        start += size
+    return out
+
+
 def embed_in_fixed_batches(model: nn.Module, images: np.ndarray, device: torch.device, max_batch: int,
                            precision: str = "fp32", channels_last: bool | None = None) -> np.ndarray:
     """``embed_batch`` over ``fixed_chunks(len(images), max_batch)``: the same (N, D) rows, but
     the model only ever sees the few batch shapes of ``fixed_batch_sizes`` (see module doc)."""
     if len(images) == 0:
         raise ModelError("embed_in_fixed_batches called with an empty batch")
-    parts, start = [], 0
-    for size in fixed_chunks(len(images), max_batch):
-        parts.append(embed_batch(model, images[start:start + size], device, precision, channels_last))
-        start += size
+    parts = [embed_batch(model, images[chunk], device, precision, channels_last)
+             for chunk in fixed_slices(len(images), max_batch)]
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 

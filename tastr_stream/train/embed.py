@@ -18,7 +18,7 @@ from torch import nn
 
 from ..associate.features import tracklet_feature
 from ..errors import DatasetError
-from ..models.inference import fixed_chunks
+from ..models.inference import fixed_slices
 from ..models.preprocess import to_input
 from .data import TrainTracklet, fetch_images
 
@@ -39,11 +39,8 @@ def embed_tracklets(model: nn.Module, tracklets: Sequence[TrainTracklet], device
     chunks = []
     try:
         with torch.inference_mode():
-            start = 0
-            for size in fixed_chunks(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
-                x = to_input(fetch_images(tracklets, items[start:start + size], height, width),
-                             device, channels_last=fast)
-                start += size
+            for chunk in fixed_slices(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
+                x = to_input(fetch_images(tracklets, items[chunk], height, width), device, channels_last=fast)
                 if fast:
                     with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
                         out = model(x)

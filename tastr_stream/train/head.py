@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from ..config.trainer import TrainerConfig
 from ..errors import DatasetError, ModelError, TastrError
-from ..models.inference import fixed_chunks
+from ..models.inference import fixed_slices
 from ..models.preprocess import to_input
 from .data import TrainTracklet, fetch_images
 from .loss import batch_hard_triplet_loss
@@ -117,15 +117,13 @@ def compute_descriptors(model: nn.Module, tracklets: Sequence[TrainTracklet], de
                dynamic_ncols=True, leave=False)
     try:
         with torch.inference_mode():
-            start = 0
-            for size in fixed_chunks(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
+            for chunk in fixed_slices(len(items), batch_size):     # few batch shapes: bounded oneDNN caches
                 if stop is not None and stop.is_set():
-                    raise DescriptorsStopped(f"descriptor pass stopped after {start} of {len(items)} crops")
-                x = to_input(fetch_images(tracklets, items[start:start + size], height, width), device)
+                    raise DescriptorsStopped(f"descriptor pass stopped after {chunk.start} of {len(items)} crops")
+                x = to_input(fetch_images(tracklets, items[chunk], height, width), device)
                 plain.append(model.natural(x).float().cpu())
                 mirrored.append(model.natural(torch.flip(x, [3])).float().cpu())
                 bar.update(len(x))
-                start += size
     finally:
         bar.close()
         model.train(was_training)
