@@ -103,12 +103,12 @@ def cached_recipe(cfg: TrainerConfig, model, visits, cache: Path) -> HeadOnly:
     if cache.is_file():
         saved = torch.load(cache, weights_only=False)
         if saved.get("key") == key:
-            recipe._rows.update(saved["rows"])
+            recipe.add_cached(saved["rows"])
             return recipe
     recipe.descriptors(model, visits)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + ".tmp")
-    torch.save({"key": key, "rows": recipe._rows}, tmp)
+    torch.save({"key": key, "rows": recipe.cached()}, tmp)
     os.replace(tmp, cache)
     return recipe
 

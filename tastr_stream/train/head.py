@@ -89,13 +89,6 @@ class Descriptors:
         sums = torch.zeros(self.num_tracklets, self.plain.shape[1]).index_add_(0, owner, self.plain)
         return sums / torch.from_numpy(np.diff(self.offsets)).float().clamp_min(1)[:, None]
 
-    def subset(self, indices: Sequence[int]) -> "Descriptors":
-        """The descriptors of the tracklets ``indices``, in that order."""
-        spans = [np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices]
-        rows = torch.from_numpy(np.concatenate(spans) if spans else np.zeros(0, np.int64))
-        offsets = np.concatenate([[0], np.cumsum([len(s) for s in spans])]).astype(np.int64)
-        return Descriptors(self.plain[rows], self.mirrored[rows], offsets)
-
 
 class DescriptorsStopped(TastrError):
     """``stop`` was set during the descriptor pass (a daemon shutting down); nothing was returned."""

@@ -71,6 +71,14 @@ class HeadOnly:
         offsets = np.concatenate([[0], np.cumsum([len(p) for p, _ in parts])]).astype(np.int64)
         return Descriptors(torch.cat([p for p, _ in parts]), torch.cat([m for _, m in parts]), offsets)
 
+    def cached(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Tracklet id -> (plain, mirrored) descriptor rows computed so far (to save across runs)."""
+        return dict(self._rows)
+
+    def add_cached(self, rows: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Rows ``cached`` returned earlier for the same trunk and crops: they are not computed again."""
+        self._rows.update(rows)
+
     def features(self, model: nn.Module, tracklets: Sequence[TrainTracklet]) -> np.ndarray:
         return served_features(model, self.descriptors(model, tracklets))
 
