@@ -80,6 +80,14 @@ class TrackConfig(Section):
     # detect.low_score_threshold) keeps an unmatched track alive when its box overlaps the
     # track's predicted box at least this much.
     low_score_min_iou: float = Field(default=0.5, gt=0, le=1)
+    # A track leaving by a side of the picture (its last box touches the side, it moves out) that
+    # is matched to a detection back inside by more than this share of the box's width has met
+    # someone walking in there, not a person turning round at the very edge: the track ends and
+    # the detection starts a new one. One track holding two people joins them in every link made
+    # through it; two tracks of one person are a fragment the associator re-links. 0 turns it off.
+    side_reversal: float = Field(default=0.2, ge=0, le=10)
+    # How close to a side (share of the picture's width) a box counts as touching it.
+    side_margin: float = Field(default=0.03, ge=0, le=0.5)
 
 
 class TrackletConfig(Section):

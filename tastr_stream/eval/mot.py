@@ -30,6 +30,7 @@ class MotResult:
     visits: int = 0                  # ground-truth visits (a person's unbroken stay in the view)
     tracks_per_visit: float = math.nan  # distinct tracks matched to a visit, mean over matched visits
     detected_frames: int = 0
+    mixed_tracks: int = 0            # tracks that hold a second person for >= 10 % (and 3) of their matched frames
 
 
 def _visits(gt_frames: dict, num_frames: int, min_visibility: float, gap_frames: int) -> dict[tuple, int]:
@@ -52,7 +53,8 @@ def _visits(gt_frames: dict, num_frames: int, min_visibility: float, gap_frames:
 
 def evaluate_tracker(gt_frames: dict, num_frames: int, detect: Callable[[int], list[Detection]],
                      tracker: PoseTracker, fps: float, min_visibility: float = 0.5,
-                     rate_hz: float = 0.0, visit_gap_s: float = 2.0) -> MotResult:
+                     rate_hz: float = 0.0, visit_gap_s: float = 2.0,
+                     frame_size: tuple[int, int] | None = None) -> MotResult:
     """Run ``tracker`` over ``detect(frame_index_0based)`` and score it with motmetrics.
 
     ``gt_frames`` is ``SyntheticWorld.gt_frames(camera)`` (1-based MOT frame numbers).
@@ -60,7 +62,9 @@ def evaluate_tracker(gt_frames: dict, num_frames: int, detect: Callable[[int], l
     predicts on the frames between, and its predicted boxes are scored like any other. Besides
     IDF1/MOTA it counts fragmentation: the distinct tracks matched to each ground-truth visit (a
     person's unbroken stay in the view; unseen for ``visit_gap_s`` ends it), which is what
-    splits one pass through a camera into several tracklets downstream.
+    splits one pass through a camera into several tracklets downstream, and the tracks that
+    jumped from one person to another (``mixed_tracks``), which join two people downstream.
+    ``frame_size`` (width, height) is given to the tracker as ingest gives it.
     """
     try:
         import motmetrics as mm
@@ -73,13 +77,14 @@ def evaluate_tracker(gt_frames: dict, num_frames: int, detect: Callable[[int], l
     schedule = DetectionSchedule(rate_hz, min(1.0, rate_hz) if rate_hz else 1.0)
     visit_of = _visits(gt_frames, num_frames, min_visibility, max(1, round(visit_gap_s * fps)))
     tracks_of_visit: dict[int, set[int]] = {}
+    people_of_track: dict[int, dict[int, int]] = {}
     acc = mm.MOTAccumulator(auto_id=True)
     track_ids: set[int] = set()
     gt_ids: set[int] = set()
     for f in range(num_frames):
         t_s = f / fps
         if schedule.due(t_s):
-            step = tracker.update(detect(f), f, t_s)
+            step = tracker.update(detect(f), f, t_s, frame_size=frame_size)
         else:
             step = tracker.predict(f, t_s)
         gts = [g for g in gt_frames.get(f + 1, []) if g.visibility >= min_visibility]
@@ -97,11 +102,15 @@ def evaluate_tracker(gt_frames: dict, num_frames: int, detect: Callable[[int], l
             for r, c in zip(rows, cols):
                 if iou[r, c] >= 0.5:
                     tracks_of_visit.setdefault(visit_of[(gts[r].pid, f)], set()).add(hyp[c].track_id)
+                    frames = people_of_track.setdefault(hyp[c].track_id, {})
+                    frames[gts[r].pid] = frames.get(gts[r].pid, 0) + 1
     summary = mm.metrics.create().compute(acc, metrics=["idf1", "mota", "num_switches"], name="all")
     per_visit = [len(v) for v in tracks_of_visit.values()]
+    second = [sorted(c.values())[-2] / sum(c.values()) if len(c) > 1 and sorted(c.values())[-2] >= 3 else 0.0
+              for c in people_of_track.values()]
     return MotResult(idf1=float(summary["idf1"].iloc[0]), mota=float(summary["mota"].iloc[0]),
                      id_switches=int(summary["num_switches"].iloc[0]), num_frames=num_frames,
                      num_gt_ids=len(gt_ids), num_tracks=len(track_ids),
                      visits=len(set(visit_of.values())),
                      tracks_per_visit=float(np.mean(per_visit)) if per_visit else math.nan,
-                     detected_frames=schedule.detections)
+                     detected_frames=schedule.detections, mixed_tracks=sum(s >= 0.1 for s in second))

@@ -126,7 +126,7 @@ class IngestPipeline:
         self._due_index = None
         t1 = time.perf_counter()
         if detections is not None:
-            step = self.tracker.update(detections, frame.index, frame.t_s)
+            step = self.tracker.update(detections, frame.index, frame.t_s, frame_size=(frame.width, frame.height))
             closed = self.builder.add(frame, step.observations, step.ended_track_ids)
             self.detected_frames += 1
             if self.metrics:

@@ -14,7 +14,11 @@ On a frame the detector ran on (``update``):
      (a half-hidden person's pose is unreliable, its box still is where the track predicts):
      a weak detection keeps a track alive and updates its motion, but never starts a track and
      never gives a crop;
-  5. update matched tracks; unmatched confident detections start tentative tracks.
+  5. a track that was leaving by a side of the picture (last box touching it, moving out) and
+     is matched to a detection back inside by more than ``side_reversal`` of its width has met
+     someone walking in where it walked out: the track ends, the detection starts a new one
+     (a look-alike crossing at the edge of a view otherwise becomes one track of two people);
+  6. update matched tracks; unmatched confident detections start tentative tracks.
 On a frame the detector skipped (``predict``) every track moves by the motion model alone, and
 tracks matched on the last detection frame report their predicted box (``evidence =
 "predicted"``), so a tracklet's time line stays continuous at any detection rate.
@@ -155,7 +159,25 @@ class PoseTracker:
         rows, cols = linear_sum_assignment(cost)
         return [(int(r), int(c)) for r, c in zip(rows, cols) if cost[r, c] <= max_cost]
 
-    def update(self, detections: list[Detection], frame_index: int, t_s: float) -> TrackerStep:
+    def _came_in_where_it_left(self, t: _Track, det: Detection, frame_size: tuple[int, int] | None) -> bool:
+        """Step 5: was ``t`` walking out by a side of the picture, and is ``det`` back inside by more
+        than ``side_reversal`` of its width (someone walking in there)?"""
+        share = self.config.side_reversal
+        if not share or frame_size is None or not t.confirmed:
+            return False
+        width = float(frame_size[0])
+        margin = self.config.side_margin * width
+        last, new = t.box_xyxy, det.box_xyxy
+        back = share * max(float(new[2] - new[0]), 1.0)
+        shift = float(new[0] + new[2] - last[0] - last[2]) / 2.0
+        vx = float(t.mean[4])           # the motion model's x velocity: the way the track was going
+        return bool((last[2] >= width - margin and vx > 0 and shift < -back)
+                    or (last[0] <= margin and vx < 0 and shift > back))
+
+    def update(self, detections: list[Detection], frame_index: int, t_s: float,
+               frame_size: tuple[int, int] | None = None) -> TrackerStep:
+        """One detection frame. ``frame_size`` (width, height) lets a track that walked out by a
+        side end when someone walks in there (step 5); without it that check is skipped."""
         tracks = self._tracks
         predicted = self._predict_all()
         self._frame_index = frame_index
@@ -178,6 +200,10 @@ class PoseTracker:
             matched_tracks |= {r for r, _ in second}
 
         matches = [(r, strong[c], "detected") for r, c in first] + [(r, weak[c], "low-score") for r, c in second]
+        walked_out = {r for r, det, _ in matches if self._came_in_where_it_left(tracks[r], det, frame_size)}
+        newcomers = [det for r, det, _ in matches if r in walked_out]
+        matches = [m for m in matches if m[0] not in walked_out]
+        matched_tracks -= walked_out
         if matches:
             idx_t = np.array([r for r, _, _ in matches])
             z = kalman.xyxy_to_xyah(np.stack([d.box_xyxy for _, d, _ in matches]))
@@ -197,7 +223,7 @@ class PoseTracker:
         survivors: list[_Track] = []
         for i, t in enumerate(tracks):
             if i not in matched_tracks:
-                if not t.confirmed or frame_index - t.last_match_index > self.config.max_misses:
+                if not t.confirmed or i in walked_out or frame_index - t.last_match_index > self.config.max_misses:
                     if t.confirmed:
                         step.ended_track_ids.append(t.track_id)
                     continue
@@ -208,9 +234,7 @@ class PoseTracker:
             if t.confirmed:
                 step.observations.append(TrackObservation(self.camera_id, t.track_id, frame_index, t_s, det, evidence))
 
-        for j, det in enumerate(strong):
-            if j in matched_strong:
-                continue
+        for det in [d for j, d in enumerate(strong) if j not in matched_strong] + newcomers:
             m, cv = kalman.initiate(kalman.xyxy_to_xyah(det.box_xyxy[None]))
             t = _Track(self._next_id, m[0], cv[0], det.keypoints, det.box_xyxy, frame_index, frame_index)
             self._next_id += 1

@@ -148,3 +148,53 @@ def test_weak_detections_never_start_a_track():
     tr = PoseTracker("cam1", TrackConfig(min_hits=1), high_score=0.35)
     obs, ended = run(tr, [[weak(person(50, 40, 120))] for _ in range(10)])
     assert obs == [] and ended == []
+
+
+def clipped(d: Detection, width: float = 640.0) -> Detection:
+    """What a detector reports for someone partly out of the picture: the part inside it."""
+    box = d.box_xyxy.copy()
+    box[[0, 2]] = np.clip(box[[0, 2]], 0.0, width)
+    kp = d.keypoints.copy()
+    kp[:, 0] = np.clip(kp[:, 0], 0.0, width)
+    return Detection(box, kp, d.score)
+
+
+def edge_crossing(frames: int = 40, speed: float = 10.0):
+    """A walks out by the right side of a 640 px picture while B, who looks the same to a box and
+    a pose (same size and height), walks in there: A's last detection and B's first overlap."""
+    out = []
+    for f in range(frames):
+        a, b = 470 + speed * f, 690 - speed * (f - 10)
+        out.append([clipped(person(cx, 40, 100)) for cx in (a, b) if (cx <= 620 if cx == a else 625 >= cx)])
+    return out
+
+
+def tracks_of(cfg: TrackConfig, frames, frame_size=(640, 360)) -> dict[int, list[float]]:
+    """track id -> box centre x of each of its observations."""
+    tr = PoseTracker("cam1", cfg)
+    out: dict[int, list[float]] = {}
+    for f, dets in enumerate(frames):
+        for o in tr.update(dets, f, f / 6, frame_size=frame_size).observations:
+            out.setdefault(o.track_id, []).append(float(o.detection.box_xyxy[[0, 2]].mean()))
+    return out
+
+
+def test_someone_walking_in_where_a_track_walked_out_gets_a_track_of_their_own():
+    frames = edge_crossing()
+    one = tracks_of(TrackConfig(min_hits=2, max_misses=6, side_reversal=0.0), frames)
+    assert len(one) == 1                                   # without the check: A's track takes B over
+    split = tracks_of(TrackConfig(min_hits=2, max_misses=6), frames)
+    assert len(split) == 2
+    a, b = (split[k] for k in sorted(split))
+    assert np.all(np.diff(a[:-2]) > 0)                     # A's track walks right ...
+    assert np.all(np.diff(b) < 0) and b[-1] <= 400         # ... and B's walks left, into the picture
+    assert len(tracks_of(TrackConfig(min_hits=2, max_misses=6), frames, frame_size=None)) == 1  # needs the size
+
+
+def test_a_person_at_the_side_or_walking_in_by_it_keeps_one_track():
+    rng = np.random.default_rng(0)
+    standing = [[clipped(person(626 + rng.uniform(-2, 2), 40, 100))] for _ in range(40)]
+    walking_in = [[clipped(person(660 - 10 * f, 40, 100))] for f in range(40)]
+    turning = [[clipped(person(510 + 10 * f if f < 5 else 560 - 10 * (f - 5), 40, 100))] for f in range(30)]
+    for frames in (standing, walking_in, turning):     # turning round clear of the side: one person
+        assert len(tracks_of(TrackConfig(min_hits=2, max_misses=6), frames)) == 1
