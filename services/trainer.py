@@ -51,9 +51,11 @@ class LiveTrainer:
 
     def __init__(self, cfg: AppConfig, store_dir: str, checkpoint_dir: str, metrics: TrainerMetrics):
         from tastr_stream.models import resolve_device
+        from tastr_stream.models.checkpoint import sweep_partial_checkpoints
         from tastr_stream.train.live import serving_model
 
         self.cfg, self.store_dir, self.checkpoint_dir, self.metrics = cfg, store_dir, checkpoint_dir, metrics
+        sweep_partial_checkpoints(checkpoint_dir)    # left by a trainer killed mid-write; never served
         self.device = resolve_device(cfg.trainer.device)
         model = cfg.model
         self.serving: ServingModel = serving_model(

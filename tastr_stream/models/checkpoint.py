@@ -256,6 +256,23 @@ def initial_model(backbone: str, emb_dim: int, weights_path: str = "") -> tuple[
     return build_reid_model(backbone, emb_dim, seed=INITIAL_MODEL_SEED), 0
 
 
+def sweep_partial_checkpoints(checkpoint_dir: str | os.PathLike) -> int:
+    """Remove the temporary files of checkpoint writes that never finished (a writer killed between
+    its first byte and ``os.replace``); returns how many. Only for a folder's single writer, at
+    start: a concurrent writer's file would look the same."""
+    folder = Path(checkpoint_dir)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for p in folder.iterdir():
+        if p.name.startswith(".") and ".ckpt.tmp-" in p.name and p.is_file():
+            p.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.warning("unfinished checkpoint writes removed", extra={"kv": {"folder": folder, "files": removed}})
+    return removed
+
+
 def publish_checkpoint(model: nn.Module, checkpoint_dir: str | os.PathLike, version: int,
                        meta: dict[str, Any] | None = None) -> WeightsAnnouncement:
     """Save ``<dir>/reid-v<version>.ckpt`` atomically and return the announcement to send."""
