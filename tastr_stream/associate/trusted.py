@@ -13,7 +13,8 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    picture, someone walked out: j must come back in where i went out and look closer than all but
    ``relink_reentry_quantile`` of strangers (with ``relink_reentry_confidence``, a binomial bound:
    the sample of strangers must be large enough to show it), since few people walk straight back
-   in and strangers walk in by that side all the time. A visit's feature is the crop-weighted
+   in and strangers walk in by that side all the time. When j began at a side, someone walked in
+   from outside the view: the same test (a track lost mid-picture does not come back in by a side). A visit's feature is the crop-weighted
    mean of its fragments; it enters when its first fragment starts and exits when its last ends,
    so dt between cameras is measured between visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
@@ -137,6 +138,11 @@ def _left_the_picture(group: Sequence[TrackletMeta], width: float | None, margin
     return np.array([side_of(t.last_box_xyxy, width, margin) is not None for t in group])
 
 
+def _came_into_the_picture(group: Sequence[TrackletMeta], width: float | None, margin: float) -> np.ndarray:
+    """Per fragment: did its first box touch the left or right side of the picture?"""
+    return np.array([side_of(t.first_box_xyxy, width, margin) is not None for t in group])
+
+
 def _pair_key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
@@ -174,11 +180,15 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         # track: whoever comes back in (where they went out, not at the other side of the picture)
         # is a stranger walking in unless they look closer than all but a few strangers do.
         width = (widths or picture_widths(group)).get(cam)
+        # Likewise a fragment that began at a side is someone who walked in from outside the view:
+        # the continuation of a track lost inside the picture only if they look that close and
+        # came in where it was lost (a track lost in the middle does not come back in at a side).
         out_of_view = _left_the_picture(group, width, cfg.zones.side_margin)[:, None]
+        walked_in = _came_into_the_picture(group, width, cfg.zones.side_margin)[None, :]
         back_in, _ = _near(group, np.zeros_like(gap), 0.0)
         reentry = back_in & (d < negatives.bounded_quantile(cfg.relink_reentry_quantile, cfg.relink_reentry_confidence))
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(
-            ~known, d < tau_blind, np.where(out_of_view, reentry, near & (share <= allowed)))
+            ~known, d < tau_blind, np.where(out_of_view | walked_in, reentry, near & (share <= allowed)))
         np.fill_diagonal(ok, False)
         cost = np.where(ok, d, np.inf)
         chosen = [(i, j) for i, j in zip(*np.nonzero(ok))

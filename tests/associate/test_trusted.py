@@ -86,6 +86,23 @@ def test_someone_walking_in_where_another_walked_out_is_not_relinked():
     assert relinked(0.0, side=True, neg=few) == set()      # 50 strangers cannot show that < 1 % look this close
 
 
+def test_someone_walking_in_at_a_side_does_not_continue_a_track_lost_mid_picture():
+    """bench_quality: a track lost in the middle of the picture was re-linked to a stranger who
+    walked in by the side 5 s later, 250 px away (3 % of strangers looked as alike): it joined two
+    chains of five tracklets each. Someone who comes in by a side came from outside the view."""
+    neg = NegativeDistances(np.linspace(1.0, 10.0, 1000))
+    lost, came_in = _out_and_back(0.03, side=False)[1:]
+    entering = (600.0, 100.0, 640.0, 200.0)                      # first box at the right side
+    in_by_side = dataclasses.replace(came_in, first_box_xyxy=entering)
+    edge = _out_and_back(0.03, side=False)[0]
+    assert {l.tracklet_b for l in relink_fragments([edge, lost, came_in], neg, Trust())} == {"cam1:b:0"}
+    assert relink_fragments([edge, lost, in_by_side], neg, Trust()) == []
+    # ... unless the track was lost where they came in and they look closer than all but 1 % of strangers.
+    near_side = dataclasses.replace(lost, last_box_xyxy=(585.0, 100.0, 620.0, 200.0))
+    close = dataclasses.replace(in_by_side, feature=lost.feature + np.eye(16, dtype=np.float32)[0] * 1.02)
+    assert {l.tracklet_b for l in relink_fragments([edge, near_side, close], neg, Trust())} == {"cam1:b:0"}
+
+
 def test_a_final_cross_link_keeps_its_tracklets_the_ends_of_their_visits():
     """bench_quality: a fragment re-linked after its visit's cross link was final gave that
     tracklet a second successor (and its visit a second cross link into the same tracklet)."""
