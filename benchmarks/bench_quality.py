@@ -75,11 +75,21 @@ def replay(world, tracklets, network_file: str, learned: bool, out_dir: Path) ->
         "store_dir": str(out_dir), "window": {"window_s": 7200.0, "allowed_lateness_s": 600.0},
         "association": {"trust": {"learned_prior": {"enabled": learned}}}}})
     store = Store.open(out_dir)
-    core = AssociatorCore(cfg, store)
+    return play(AssociatorCore(cfg, store), tracklets)
+
+
+def play(core: AssociatorCore, tracklets, step_s: float = 2.0) -> AssociatorCore:
+    """Feed ``tracklets`` in arrival order, deciding after each; then let event time run on in
+    ``step_s`` steps, as a live associator's clock does after the last arrival, until every link
+    still waiting has been decided. (One jump far past the end would decide nothing: the linker
+    only looks at tracklets within its decision region of the clock.)"""
     for t in sorted(tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
         core.receive(t)
         core.finalize(now_event_s=t.t_end_s)
-    core.finalize(now_event_s=core.newest_event_s + 3600.0)
+    last = core.newest_event_s
+    horizon = 2.0 * (core.transfer.horizon_s() + core.config.associator.association.trust.relink_max_gap_s)
+    for k in range(1, int(np.ceil(horizon / step_s)) + 1):
+        core.finalize(now_event_s=last + k * step_s)
     return core
 
 

@@ -64,12 +64,7 @@ def replay(world, tracklets, network_file: str, trust: dict, out_dir: Path) -> A
     cfg = config_from_dict({"network": network, "associator": {
         "store_dir": str(out_dir), "window": {"window_s": 7200.0, "allowed_lateness_s": 600.0},
         "association": {"trust": trust}}})
-    core = AssociatorCore(cfg, Store.open(out_dir))
-    for t in sorted(tracklets, key=lambda t: (t.t_end_s, t.tracklet_id)):
-        core.receive(t)
-        core.finalize(now_event_s=t.t_end_s)
-    core.finalize(now_event_s=core.newest_event_s + 3600.0)
-    return core
+    return bq.play(AssociatorCore(cfg, Store.open(out_dir)), tracklets)
 
 
 def decompose(core: AssociatorCore, pid: dict[str, int]) -> dict:
