@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
             if c.ledger is not None:
                 c.ledger.close(end_of_file=c.worker.done and not stop.is_set())
         for c in cameras:
-            c.sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout)
+            c.sender.stop(drain_timeout_s=0 if stop.is_set() else args.drain_timeout, abort=stop)
             c.export()
             log.info("ingest finished", extra={"kv": c.finished()})
         if multi is not None:

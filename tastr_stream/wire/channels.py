@@ -100,10 +100,16 @@ class ReliableSender:
         with self._lock:
             return len(self.spool)
 
-    def stop(self, drain_timeout_s: float = 0.0) -> None:
+    def stop(self, drain_timeout_s: float = 0.0, abort: threading.Event | None = None) -> None:
+        """Stop sending, first waiting up to ``drain_timeout_s`` for the spool to empty; ``abort``
+        (e.g. the daemon's SIGTERM event) ends that wait early. What is left stays in the spool,
+        which survives the process, and is sent by the next start."""
         deadline = time.monotonic() + drain_timeout_s
         while drain_timeout_s and self.queue_depth and time.monotonic() < deadline:
-            time.sleep(0.02)
+            if abort is not None and abort.wait(0.02):
+                break
+            if abort is None:
+                time.sleep(0.02)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
