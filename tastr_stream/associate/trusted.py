@@ -275,7 +275,9 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
     for k, v in enumerate(visits):
         by_cam.setdefault(v.camera_id, []).append(k)
     by_cam = {c: np.array(ks) for c, ks in by_cam.items()}
-    plausible: list[tuple[int, int, float, float, object]] = []
+    # Every time-plausible (R >= min_r) ordered pair of visits in two cameras, as flat arrays.
+    us, vs, dts, rs, pair_of = [], [], [], [], []
+    priors: list[tuple[object, float]] = []
     for ca, ia in sorted(by_cam.items()):
         for cb, ib in sorted(by_cam.items()):
             if ca == cb:
@@ -290,23 +292,34 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                 out_side = np.array([sides.index(visits[u].exit_side) for u in ia])
                 in_side = np.array([sides.index(visits[v].enter_side) for v in ib])
                 r = r * table[out_side[:, None], in_side[None, :]]
-            for i, j in zip(*np.nonzero(r >= cfg.min_r)):
-                plausible.append((int(ia[i]), int(ib[j]), float(dt[i, j]), float(r[i, j]), (prior, route)))
-    r_out: dict[int, list[float]] = {}       # R of every time-plausible successor of u ...
-    r_in: dict[int, list[float]] = {}        # ... and predecessor of v
-    for u, v, _, r, _ in plausible:
-        r_out.setdefault(u, []).append(r)
-        r_in.setdefault(v, []).append(r)
-    cands = sorted((d[u, v] / r, u, v, dt, r, prior) for u, v, dt, r, prior in plausible if d[u, v] <= tau)
-    for _, u, v, dt, r, (prior, route) in cands:
+            i, j = np.nonzero(r >= cfg.min_r)
+            us.append(ia[i])
+            vs.append(ib[j])
+            dts.append(dt[i, j])
+            rs.append(r[i, j])
+            pair_of.append(np.full(i.size, len(priors)))
+            priors.append((prior, route))
+    if not us:
+        return sorted(out)
+    u_all, v_all = np.concatenate(us).astype(int), np.concatenate(vs).astype(int)
+    dt_all, r_all, p_all = np.concatenate(dts), np.concatenate(rs), np.concatenate(pair_of)
+    # R of every time-plausible successor of u and predecessor of v: the rivals of a link u -> v.
+    r_out = _grouped(u_all, r_all)
+    r_in = _grouped(v_all, r_all)
+    d_all = d[u_all, v_all]
+    keep = np.nonzero(d_all <= tau)[0]
+    order = keep[np.lexsort((v_all[keep], u_all[keep], d_all[keep] / r_all[keep]))]   # by D / R
+    for k in order:
+        u, v = int(u_all[k]), int(v_all[k])
         if u in has_succ or v in has_pred:
             continue
         has_succ.add(u)
         has_pred.add(v)
+        r, dt = float(r_all[k]), float(dt_all[k])
+        prior, route = priors[p_all[k]]
         # A rival with R' beats this link when its distance is under D * R' / R; a stranger's is
         # with probability share_closer(D * R' / R). Confidence: R times the chance none does.
-        rival_r = np.array(r_out[u] + r_in[v])
-        rival_r = np.delete(rival_r, [r_out[u].index(r), len(r_out[u]) + r_in[v].index(r)])
+        rival_r = np.concatenate([_without_one(r_out[u], r), _without_one(r_in[v], r)])
         rivals = int(rival_r.size)
         beat = negatives.share_closer(d[u, v] / r * np.concatenate([[r], rival_r]))
         conf = r * float(np.prod(1.0 - beat))
@@ -316,6 +329,20 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
                                r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s, zone,
                                vu.exit_side, vv.enter_side, route))
     return sorted(out)
+
+
+def _grouped(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
+    """{key: its values, in input order}."""
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], values[order]
+    cuts = np.nonzero(np.diff(k))[0] + 1
+    return {int(group[0]): vals for group, vals in zip(np.split(k, cuts), np.split(v, cuts))} if k.size else {}
+
+
+def _without_one(values: np.ndarray, x: float) -> np.ndarray:
+    """``values`` with the first element equal to ``x`` left out (the link itself among its rivals)."""
+    at = np.nonzero(values == x)[0]
+    return np.delete(values, at[0]) if at.size else values
 
 
 def trusted_links(tracklets: Sequence[TrackletMeta], transfer: TransferModel, negatives: NegativeDistances,
