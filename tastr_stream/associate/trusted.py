@@ -14,9 +14,10 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    ``relink_reentry_quantile`` of strangers (with ``relink_reentry_confidence``, a binomial bound:
    the sample of strangers must be large enough to show it), since few people walk straight back
    in and strangers walk in by that side all the time. When j began at a side, someone walked in
-   from outside the view: the same test (a track lost mid-picture does not come back in by a side). A visit's feature is the crop-weighted
-   mean of its fragments; it enters when its first fragment starts and exits when its last ends,
-   so dt between cameras is measured between visits, not fragments.
+   from outside the view: the same test (a track lost mid-picture does not come back in by a
+   side). A visit's feature is the crop-weighted mean of its fragments; it enters when its first
+   fragment starts and exits when its last ends, so dt between cameras is measured between
+   visits, not fragments.
 2. **Candidates.** Visit v (camera b) may follow visit u (camera a) when it enters after u
    exits, the transfer time is plausible for the pair (R = Gaussian of the pair's learned or
    configured transfer time, times how used the route is next to the cameras' busiest routes,

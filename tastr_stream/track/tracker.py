@@ -12,8 +12,8 @@ On a frame the detector ran on (``update``):
      still overlaps;
   4. second pass (ByteTrack), weak detections against the tracks still unmatched, on IoU alone
      (a half-hidden person's pose is unreliable, its box still is where the track predicts):
-     a weak detection keeps a track alive and updates its motion, but never starts a track and
-     never gives a crop;
+     a weak detection keeps a track alive and updates its motion, but never starts a track (but
+     for a newcomer at a side, step 5: it was matched, so someone is there) and never gives a crop;
   5. a track that was leaving by a side of the picture (last box touching it, moving out) and
      is matched to a detection back inside by more than ``side_reversal`` of its width has met
      someone walking in where it walked out: the track ends, the detection starts a new one

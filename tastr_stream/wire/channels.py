@@ -105,11 +105,10 @@ class ReliableSender:
         (e.g. the daemon's SIGTERM event) ends that wait early. What is left stays in the spool,
         which survives the process, and is sent by the next start."""
         deadline = time.monotonic() + drain_timeout_s
+        aborted = abort or threading.Event()
         while drain_timeout_s and self.queue_depth and time.monotonic() < deadline:
-            if abort is not None and abort.wait(0.02):
+            if aborted.wait(0.02):
                 break
-            if abort is None:
-                time.sleep(0.02)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
