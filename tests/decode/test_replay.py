@@ -63,9 +63,8 @@ def test_two_cameras_on_one_epoch_release_same_time_frames_together(mp4_clip, me
 
 def test_late_frames_are_released_at_once_not_dropped(mp4_clip):
     src = ReplaySource(mp4_clip, "cam1", epoch_wall_s=time.time() - 100.0, speed=1.0)
-    t0 = time.monotonic()
-    frames = list(src.frames())
-    assert len(frames) == N_FRAMES and time.monotonic() - t0 < 5.0
+    frames = list(src.frames())          # all due long ago: none waits (a wait would take 100 s)
+    assert len(frames) == N_FRAMES
     assert src.stats.frames_late == N_FRAMES
 
 
@@ -73,9 +72,7 @@ def test_stop_interrupts_a_long_wait(mp4_clip):
     src = ReplaySource(mp4_clip, "cam1", epoch_wall_s=time.time() + 3600.0)
     worker = DecodeWorker(src, 4).start()
     assert worker.get(timeout_s=0.2) is None
-    t0 = time.monotonic()
-    worker.stop(timeout_s=5.0)
-    assert time.monotonic() - t0 < 1.0
+    worker.stop(timeout_s=30.0)          # the wait is an hour: raises StreamError unless stop ends it
 
 
 def test_bad_speed_and_epoch_are_rejected(mp4_clip):
