@@ -46,11 +46,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.associator import Trust
+from ..track.similarity import side_of
 from .features import gram_distance_matrix as distance_matrix
 from .negatives import NegativeDistances
 from .records import TrackletMeta
 from .transfer import TransferModel
-from .zones import ZoneModel, picture_widths, side_of
+from .zones import ZoneModel, picture_widths
 
 
 @dataclass(frozen=True, order=True)
@@ -134,14 +135,9 @@ def _near(group: Sequence[TrackletMeta], gap_s: np.ndarray, per_s: float) -> tup
     return ok & known, known
 
 
-def _left_the_picture(group: Sequence[TrackletMeta], width: float | None, margin: float) -> np.ndarray:
-    """Per fragment: did its last box touch the left or right side of the picture?"""
-    return np.array([side_of(t.last_box_xyxy, width, margin) is not None for t in group])
-
-
-def _came_into_the_picture(group: Sequence[TrackletMeta], width: float | None, margin: float) -> np.ndarray:
-    """Per fragment: did its first box touch the left or right side of the picture?"""
-    return np.array([side_of(t.first_box_xyxy, width, margin) is not None for t in group])
+def _at_a_side(boxes: Sequence, width: float | None, margin: float) -> np.ndarray:
+    """Per box: does it touch the left or right side of the picture?"""
+    return np.array([side_of(box, width, margin) is not None for box in boxes])
 
 
 def _pair_key(a: str, b: str) -> tuple[str, str]:
@@ -184,8 +180,8 @@ def relink_fragments(tracklets: Sequence[TrackletMeta], negatives: NegativeDista
         # Likewise a fragment that began at a side is someone who walked in from outside the view:
         # the continuation of a track lost inside the picture only if they look that close and
         # came in where it was lost (a track lost in the middle does not come back in at a side).
-        out_of_view = _left_the_picture(group, width, cfg.zones.side_margin)[:, None]
-        walked_in = _came_into_the_picture(group, width, cfg.zones.side_margin)[None, :]
+        out_of_view = _at_a_side([t.last_box_xyxy for t in group], width, cfg.zones.side_margin)[:, None]
+        walked_in = _at_a_side([t.first_box_xyxy for t in group], width, cfg.zones.side_margin)[None, :]
         back_in, _ = _near(group, np.zeros_like(gap), 0.0)
         reentry = back_in & (d < negatives.bounded_quantile(cfg.relink_reentry_quantile, cfg.relink_reentry_confidence))
         ok = (gap >= 0.0) & (gap <= cfg.relink_max_gap_s) & np.where(

@@ -35,17 +35,6 @@ def picture_widths(tracklets: Iterable[TrackletMeta]) -> dict[str, float]:
     return out
 
 
-def side_of(box, width: float | None, margin: float) -> str | None:
-    """"left"/"right" when the box touches that side of the picture, else None."""
-    if box is None or not width:
-        return None
-    if box[0] <= margin * width:
-        return "left"
-    if box[2] >= (1.0 - margin) * width:
-        return "right"
-    return None
-
-
 class ZoneModel:
     def __init__(self, cfg: LearnedZones):
         self.cfg = cfg

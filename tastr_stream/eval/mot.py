@@ -106,11 +106,14 @@ def evaluate_tracker(gt_frames: dict, num_frames: int, detect: Callable[[int], l
                     frames[gts[r].pid] = frames.get(gts[r].pid, 0) + 1
     summary = mm.metrics.create().compute(acc, metrics=["idf1", "mota", "num_switches"], name="all")
     per_visit = [len(v) for v in tracks_of_visit.values()]
-    second = [sorted(c.values())[-2] / sum(c.values()) if len(c) > 1 and sorted(c.values())[-2] >= 3 else 0.0
-              for c in people_of_track.values()]
+    mixed = 0
+    for frames in people_of_track.values():
+        counts = sorted(frames.values())
+        if len(counts) > 1 and counts[-2] >= 3 and counts[-2] >= 0.1 * sum(counts):
+            mixed += 1
     return MotResult(idf1=float(summary["idf1"].iloc[0]), mota=float(summary["mota"].iloc[0]),
                      id_switches=int(summary["num_switches"].iloc[0]), num_frames=num_frames,
                      num_gt_ids=len(gt_ids), num_tracks=len(track_ids),
                      visits=len(set(visit_of.values())),
                      tracks_per_visit=float(np.mean(per_visit)) if per_visit else math.nan,
-                     detected_frames=schedule.detections, mixed_tracks=sum(s >= 0.1 for s in second))
+                     detected_frames=schedule.detections, mixed_tracks=mixed)

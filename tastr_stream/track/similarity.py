@@ -1,4 +1,5 @@
-"""Pairwise similarities between tracks and detections: box IoU and pose OKS.
+"""Pairwise similarities between tracks and detections: box IoU and pose OKS; and which side of
+the picture a box touches (the tracker's and the linker's one definition).
 
 OKS (object keypoint similarity, COCO) compares poses with per-keypoint tolerances scaled by
 the person's size, so a pose match works for far and near people alike; it is what PoseFlow's
@@ -36,6 +37,17 @@ def buffered_iou(tracks_xyxy: np.ndarray, buffers: np.ndarray, dets_xyxy: np.nda
         rows = np.nonzero(buffers == b)[0]
         out[rows] = iou_matrix(buffered(tracks[rows], b), buffered(dets, b))
     return out
+
+
+def side_of(box, width: float | None, margin: float) -> str | None:
+    """"left"/"right" when the box touches that side of the picture, else None."""
+    if box is None or not width:
+        return None
+    if box[0] <= margin * width:
+        return "left"
+    if box[2] >= (1.0 - margin) * width:
+        return "right"
+    return None
 
 
 def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:

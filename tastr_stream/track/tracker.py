@@ -40,7 +40,7 @@ from scipy.optimize import linear_sum_assignment
 from ..config.ingest import TrackConfig
 from ..wire.records import Detection, TrackObservation
 from . import kalman
-from .similarity import buffered_iou, iou_matrix, oks_matrix
+from .similarity import buffered_iou, iou_matrix, oks_matrix, side_of
 
 MAX_BUFFER = 1.0
 
@@ -165,14 +165,12 @@ class PoseTracker:
         share = self.config.side_reversal
         if not share or frame_size is None or not t.confirmed:
             return False
-        width = float(frame_size[0])
-        margin = self.config.side_margin * width
         last, new = t.box_xyxy, det.box_xyxy
+        side = side_of(last, float(frame_size[0]), self.config.side_margin)
         back = share * max(float(new[2] - new[0]), 1.0)
         shift = float(new[0] + new[2] - last[0] - last[2]) / 2.0
         vx = float(t.mean[4])           # the motion model's x velocity: the way the track was going
-        return bool((last[2] >= width - margin and vx > 0 and shift < -back)
-                    or (last[0] <= margin and vx < 0 and shift > back))
+        return bool((side == "right" and vx > 0 and shift < -back) or (side == "left" and vx < 0 and shift > back))
 
     def update(self, detections: list[Detection], frame_index: int, t_s: float,
                frame_size: tuple[int, int] | None = None) -> TrackerStep:

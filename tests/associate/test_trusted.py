@@ -303,7 +303,8 @@ def test_candidates_rank_by_joint_distance_and_name_the_truth_first():
 
 
 def test_zones_learn_which_side_people_use_towards_each_camera():
-    from tastr_stream.associate.zones import ZoneModel, side_of
+    from tastr_stream.associate.zones import ZoneModel
+    from tastr_stream.track.similarity import side_of
     from tastr_stream.config.associator import LearnedZones
 
     assert side_of((0.0, 0, 30, 90), 640.0, 0.03) == "left"
