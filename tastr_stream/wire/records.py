@@ -70,6 +70,8 @@ class Tracklet:
 
     ``crops_jpeg`` are JPEG bytes of crops cut from the full-resolution frame and resized
     to the model input (256x128 by default), at most 60, sampled evenly over the track.
+    ``crop_times_s`` are their times: one per crop, or, where the crops are not carried (a stored
+    tracklet read without them), still one per crop the embedding averages.
     ``embedding`` is the mean of the per-crop embeddings made by model ``model_version``
     (-1 = not embedded yet).
     """
@@ -105,8 +107,10 @@ class Tracklet:
                 raise WireError(f"crops_jpeg[{i}]: must be bytes up to {MAX_CROP_BYTES}")
         object.__setattr__(self, "crops_jpeg", tuple(bytes(c) for c in crops))
         ctimes = _as(self.crop_times_s, np.float64, (None,), "crop_times_s")
-        if ctimes.shape[0] not in (0, len(crops)):
+        if crops and ctimes.shape[0] not in (0, len(crops)):
             raise WireError(f"crop_times_s: {ctimes.shape[0]} times for {len(crops)} crops")
+        if ctimes.shape[0] > MAX_CROPS:
+            raise WireError(f"crop_times_s: {ctimes.shape[0]} times, at most {MAX_CROPS}")
         object.__setattr__(self, "crop_times_s", ctimes)
         if self.embedding is not None:
             emb = np.asarray(self.embedding)

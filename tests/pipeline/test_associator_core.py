@@ -6,6 +6,8 @@ when the associator is killed, and a duplicate delivery counted twice.
 
 from __future__ import annotations
 
+import zlib
+
 import cv2
 import numpy as np
 import pytest
@@ -38,12 +40,13 @@ JPEG = bytes(cv2.imencode(".jpg", np.full((64, 32, 3), 120, np.uint8))[1])
 
 
 def as_tracklet(meta) -> Tracklet:
+    n = 1 + zlib.crc32(meta.tracklet_id.encode()) % 4      # crops weigh fragments in a visit's feature
     return Tracklet(
         tracklet_id=meta.tracklet_id, camera_id=meta.camera_id, local_track_id=1,
         t_start_s=meta.t_start_s, t_end_s=meta.t_end_s,
         frame_times_s=np.array([meta.t_start_s, meta.t_end_s]),
         boxes_xyxy=np.array([[0, 0, 10, 20], [1, 0, 11, 20]], dtype=np.float32),
-        crops_jpeg=(JPEG,), crop_times_s=np.array([meta.t_start_s]),
+        crops_jpeg=(JPEG,) * n, crop_times_s=np.linspace(meta.t_start_s, meta.t_end_s, n),
         embedding=meta.feature, model_version=0)
 
 
@@ -79,12 +82,16 @@ def test_restart_restores_window_links_and_identity_ids(tmp_path, world):
         core.finalize()                 # what the daemon's tick does: decide the links users see
         before_links = {p.key for p in core.assoc.links()}
         before_ids = core.identities()
+        before_weights = {tid: m.n_crops for tid, m in core.linker.metas.items()}
+    assert len(set(before_weights.values())) > 1
     registry = CollectorRegistry()
     with Store.open(tmp_path / "store") as store:
         core2 = AssociatorCore(cfg, store, metrics=AssociatorMetrics(registry))
         assert core2.restore() == len(world)
         assert {p.key for p in core2.assoc.links()} == before_links
         assert core2.identities() == before_ids, "identity ids must survive a restart"
+        # Fragments weigh in a visit's feature by their crops, after a restart as before it.
+        assert {tid: m.n_crops for tid, m in core2.linker.metas.items()} == before_weights
         # What the site taught (transfer times, sides of the pictures) survives it too.
         assert core2.transfer.to_json() == core.transfer.to_json() and core.transfer.to_json()
         assert core2.linker.zones.to_json() == core.linker.zones.to_json()
@@ -118,7 +125,7 @@ def test_other_model_version_is_reembedded_not_compared(tmp_path, world):
         core.receive(as_tracklet(world[0]))
         core.note_version(5)                    # announced: the edge box swapped before the associator
         core.receive(dataclasses.replace(as_tracklet(world[1]), model_version=5))
-        assert calls == [1]
+        assert calls == [len(as_tracklet(world[1]).crops_jpeg)]
         assert all(m.model_version == 0 for m in core.assoc.tracklets())
 
 
