@@ -119,7 +119,7 @@ class _Camera:
         self.sender = ReliableSender(cfg.endpoints.tracklets, spool, curve=curve).start()
         self.pipeline = IngestPipeline(cam, icfg, detector, background,
                                        lambda t: self.sender.submit(t.tracklet_id, encode(t)), self.metrics,
-                                       ledger=self.ledger)
+                                       ledger=self.ledger, crops_per_tracklet=cfg.model.crops_per_tracklet)
         self.source.stats.on_decode = self.metrics.decode_seconds.observe
         frames = self.source
         if self.ledger is not None:

@@ -36,6 +36,11 @@ class ModelConfig(Section):
     # A tastr checkpoint every process starts from (its header version serves; it must match
     # backbone and emb_dim). Empty: backbone with its packaged ImageNet weights, version 0.
     weights_path: str = ""
+    # A tracklet's embedding is the mean over at most this many of its crops, spread evenly over
+    # it (``tracklet.builder.crops_to_embed``): the edge and the associator's re-embedding take the
+    # same ones. All kept crops are still stored, for training and the web page. On bench_quality 8
+    # crops link as well as all of them (median 31) at a quarter of the embedding work (RESULTS.md).
+    crops_per_tracklet: int = Field(default=8, ge=1, le=1000)
 
 
 # (section, key in that section, key in [model]) of every deprecated alias.

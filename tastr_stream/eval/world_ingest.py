@@ -31,7 +31,8 @@ MARK = "ingest.json"
 def _settings_hash(world_hash: str, cfg: IngestConfig, model: ModelConfig) -> str:
     ingest = cfg.model_dump(mode="json")
     # The model where ingest.embed held it before [model] existed, so caches made then stay valid.
-    ingest["embed"].update(backbone=model.backbone, emb_dim=model.emb_dim, weights_path=model.weights_path)
+    ingest["embed"].update(backbone=model.backbone, emb_dim=model.emb_dim, weights_path=model.weights_path,
+                           crops_per_tracklet=model.crops_per_tracklet)
     data = json.dumps({"world": world_hash, "ingest": ingest}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
@@ -64,7 +65,8 @@ def ingest_world(world, cfg: IngestConfig, out_dir, *, model: ModelConfig | None
             detector = make_detector(cfg.detect, world=world, camera_id=cam, root=root)
             background = BackgroundExtractor(Extractor(lambda: reid, batch_size=cfg.embed.batch_size,
                                                        version=version)).start()
-            pipe = IngestPipeline(cam, cfg, detector, background, published.append)
+            pipe = IngestPipeline(cam, cfg, detector, background, published.append,
+                                  crops_per_tracklet=model.crops_per_tracklet)
             worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
             t0 = time.monotonic()
             try:

@@ -30,6 +30,7 @@ from ..errors import TastrError
 from ..serve.metrics import AssociatorMetrics
 from ..store import KV_MODEL_VERSION, IdentityLinkRow, LinkRow, Store
 from ..store.writes import content_digest
+from ..tracklet.builder import crops_to_embed
 from ..wire.records import Tracklet
 from .identity_ids import IdentityIds
 
@@ -349,7 +350,7 @@ class AssociatorCore:
                 crops = self.store.crops(tid)
             except TastrError:
                 continue                      # evicted meanwhile
-            emb, got = embed_crops(crops)
+            emb, got = embed_crops(crops_to_embed(crops, self.config.model.crops_per_tracklet))
             if got != version:
                 raise TastrError(f"re-embedding produced version {got}, expected {version}")
             if emb is not None:
@@ -455,7 +456,7 @@ class AssociatorCore:
                         extra={"kv": {"tracklet": t.tracklet_id, "version": t.model_version,
                                       "window_version": self.model_version}})
             return None
-        emb, version = self.embed_crops(list(crops))
+        emb, version = self.embed_crops(crops_to_embed(crops, self.config.model.crops_per_tracklet))
         if emb is None:
             return None
         return dataclasses.replace(t, embedding=emb, model_version=version)

@@ -28,13 +28,14 @@ from typing import Callable
 import numpy as np
 
 from ..config.ingest import IngestConfig
+from ..config.model import ModelConfig
 from ..decode.frame import Frame
 from ..detect.base import PoseDetector, fit_size, map_to_full
 from ..detect.schedule import DetectionSchedule
 from ..errors import StreamError
 from ..serve.metrics import IngestMetrics
 from ..track import PoseTracker
-from ..tracklet.builder import TrackletBuilder
+from ..tracklet.builder import TrackletBuilder, crops_to_embed
 from ..tracklet.extractor import BackgroundExtractor, EmbedResult
 from ..wire.records import Detection, Tracklet
 from .resume import ResumeLedger
@@ -46,8 +47,10 @@ class IngestPipeline:
     def __init__(self, camera_id: str, config: IngestConfig, detector: PoseDetector,
                  extractor: BackgroundExtractor, publish: Callable[[Tracklet], None],
                  metrics: IngestMetrics | None = None, session: str | None = None,
-                 ledger: ResumeLedger | None = None):
+                 ledger: ResumeLedger | None = None,
+                 crops_per_tracklet: int = ModelConfig.model_fields["crops_per_tracklet"].default):
         self.camera_id = camera_id
+        self.crops_per_tracklet = int(crops_per_tracklet)   # [model]: the crops an embedding averages
         self.config = config
         self.detector = detector
         self.extractor = extractor
@@ -191,7 +194,8 @@ class IngestPipeline:
 
     def _embed(self, tracklet: Tracklet) -> None:
         submitted_s = time.perf_counter()
-        future = self.extractor.submit(list(tracklet.crops_jpeg), job_id=tracklet.tracklet_id)
+        future = self.extractor.submit(crops_to_embed(tracklet.crops_jpeg, self.crops_per_tracklet),
+                                       job_id=tracklet.tracklet_id)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(lambda f: self._on_embedded(tracklet, f, submitted_s))

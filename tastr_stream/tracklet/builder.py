@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +46,13 @@ def even_subsample(n: int, k: int) -> np.ndarray:
     if n <= k:
         return np.arange(n)
     return np.round(np.linspace(0, n - 1, k)).astype(int)
+
+
+def crops_to_embed(crops: Sequence[bytes], k: int) -> list[bytes]:
+    """The crops a tracklet's embedding averages: at most ``k``, spread evenly over the tracklet
+    (``[model] crops_per_tracklet``). One rule for the edge and for every re-embedding, so two
+    embeddings of one tracklet by one model are equal wherever they were made."""
+    return [crops[i] for i in even_subsample(len(crops), k)]
 
 
 class TrackletBuilder:
