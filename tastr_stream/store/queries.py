@@ -26,9 +26,9 @@ def chunks(ids: list[str]) -> Iterable[list[str]]:
 
 
 def row_to_tracklet(row: tuple, crops: tuple[bytes, ...] = (), emb: tuple | None = None) -> Tracklet:
-    """A stored row as a Tracklet. Crop times come back with or without the crops: they say how
-    many crops the embedding averages, which weighs the tracklet in a visit's mean feature
-    (``associate.trusted``), so a restarted associator weighs fragments as the live one did."""
+    """A stored row as a Tracklet. Crop times come back with or without the crops: they count the
+    tracklet's crops, which weigh it in a visit's mean feature (``associate.trusted``), so a
+    restarted associator weighs fragments as the live one did."""
     tid, cam, ltid, t0, t1, ftimes, boxes, ctimes, _n_crops, _crop_path, _wire_ver = row
     crop_times = blob_to_f64(ctimes)
     if crops and crop_times.shape[0] != len(crops):

@@ -70,10 +70,10 @@ class Tracklet:
 
     ``crops_jpeg`` are JPEG bytes of crops cut from the full-resolution frame and resized
     to the model input (256x128 by default), at most 60, sampled evenly over the track.
-    ``crop_times_s`` are their times: one per crop, or, where the crops are not carried (a stored
-    tracklet read without them), still one per crop the embedding averages.
-    ``embedding`` is the mean of the per-crop embeddings made by model ``model_version``
-    (-1 = not embedded yet).
+    ``crop_times_s`` are their times: one per crop, also where the crops themselves are not
+    carried (a stored tracklet read without them), so the count of crops is always known.
+    ``embedding`` is the mean of the embeddings of at most ``[model] crops_per_tracklet`` of the
+    crops (``tracklet.builder.crops_to_embed``) made by model ``model_version`` (-1 = not embedded yet).
     """
 
     tracklet_id: str
