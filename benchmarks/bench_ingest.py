@@ -13,7 +13,7 @@ decode loop (``for f in container.decode(stream)``: decode only, no conversion).
 reference and pipeline ``--repeats`` times; the worst ratio is reported.
 
     .venv/bin/python benchmarks/bench_ingest.py [--seconds 4] [--rate-hz 5] [--input 640x384]
-        [--bitrate 16] [--repeats 3] [--detector yolo-pose] [--backbone mobilenetv2] [--crops-per-tracklet 8]
+        [--bitrate 16] [--repeats 3] [--detector yolo-pose] [--backbone mobilenetv2] [--crops-per-tracklet 60]
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main() -> None:
     ap.add_argument("--detector", default="yolo-pose", choices=["yolo-pose", "hog"])
     ap.add_argument("--backbone", default="mobilenetv2")
     ap.add_argument("--crops-per-tracklet", type=int, default=ModelConfig().crops_per_tracklet,
-                    help="crops a tracklet's embedding averages ([model]; 60 = every kept crop, as before)")
+                    help="crops a tracklet's embedding averages ([model] crops_per_tracklet; 60 = every kept crop)")
     args = ap.parse_args()
     world = ensure_world(ROOT / ".cache/bench/world4k", cameras=2, people=8, distractors=0, minutes=args.seconds / 60,
                          resolution=(3840, 2160), seed=2, path_range_m=(12.0, 30.0), progress=False)

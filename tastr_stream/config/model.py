@@ -38,9 +38,11 @@ class ModelConfig(Section):
     weights_path: str = ""
     # A tracklet's embedding is the mean over at most this many of its crops, spread evenly over
     # it (``tracklet.builder.crops_to_embed``): the edge and the associator's re-embedding take the
-    # same ones. All kept crops are still stored, for training and the web page. On bench_quality 8
-    # crops link as well as all of them (median 31) at a quarter of the embedding work (RESULTS.md).
-    crops_per_tracklet: int = Field(default=8, ge=1, le=1000)
+    # same ones, and all kept crops are still stored for training and the web page. The default,
+    # 60, is every crop a tracklet keeps (``ingest.tracklet.max_crops``). Fewer is a knob for a box
+    # short of CPU, at a measured cost (RESULTS.md): 8 is a quarter of the embedding work on
+    # bench_quality, where it links as well, but the demo's IDF1 drops 0.01-0.05 with 8 or 16.
+    crops_per_tracklet: int = Field(default=60, ge=1, le=1000)
 
 
 # (section, key in that section, key in [model]) of every deprecated alias.

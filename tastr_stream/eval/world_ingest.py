@@ -31,8 +31,9 @@ MARK = "ingest.json"
 def _settings_hash(world_hash: str, cfg: IngestConfig, model: ModelConfig) -> str:
     ingest = cfg.model_dump(mode="json")
     # The model where ingest.embed held it before [model] existed, so caches made then stay valid.
-    ingest["embed"].update(backbone=model.backbone, emb_dim=model.emb_dim, weights_path=model.weights_path,
-                           crops_per_tracklet=model.crops_per_tracklet)
+    ingest["embed"].update(backbone=model.backbone, emb_dim=model.emb_dim, weights_path=model.weights_path)
+    if model.crops_per_tracklet < cfg.tracklet.max_crops:    # embeddings of fewer crops than are kept
+        ingest["embed"]["crops_per_tracklet"] = model.crops_per_tracklet
     data = json.dumps({"world": world_hash, "ingest": ingest}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 

@@ -27,7 +27,7 @@ def test_the_rule_spreads_k_crops_evenly_and_keeps_short_tracklets_whole():
     assert crops_to_embed(crops, 8) == [bytes([i]) for i in (0, 4, 8, 12, 17, 21, 25, 29)]
     assert crops_to_embed(crops[:5], 8) == crops[:5]
     assert crops_to_embed(crops, 1) == [crops[0]]
-    assert ModelConfig().crops_per_tracklet == 8
+    assert ModelConfig().crops_per_tracklet == 60           # every crop a tracklet keeps, by default
 
 
 def test_the_edge_embeds_k_crops_and_the_associator_re_embeds_the_same_ones(small_world):
