@@ -7,19 +7,27 @@ tracklet, one model, two embeddings), and embedding work that grows with every c
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from tastr_stream.config import config_from_dict
 from tastr_stream.config.ingest import DetectConfig, IngestConfig
 from tastr_stream.config.model import ModelConfig
 from tastr_stream.datasets.synthetic import SyntheticWorld
 from tastr_stream.decode import DecodeWorker, FileSource
 from tastr_stream.detect import make_detector
 from tastr_stream.models.checkpoint import initial_model
+from tastr_stream.pipeline.associator import AssociatorCore
 from tastr_stream.pipeline.ingest import IngestPipeline
 from tastr_stream.pipeline.reembed import CropEmbedder
+from tastr_stream.store import Store
 from tastr_stream.tracklet.builder import crops_to_embed
 from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+
+from ..associate.world import make_world
+from .test_associator_core import JPEG, app_config, as_tracklet
 
 
 def test_the_rule_spreads_k_crops_evenly_and_keeps_short_tracklets_whole():
@@ -62,15 +70,6 @@ def test_the_edge_embeds_k_crops_and_the_associator_re_embeds_the_same_ones(smal
 @pytest.mark.parametrize("k", [2, 8])
 def test_the_associator_re_embeds_a_stored_tracklet_from_the_rule_s_crops(tmp_path, k):
     """A tracklet of another model version is re-embedded from at most k of its crops."""
-    import dataclasses
-
-    from tastr_stream.config import config_from_dict
-    from tastr_stream.pipeline.associator import AssociatorCore
-    from tastr_stream.store import Store
-
-    from .test_associator_core import JPEG, app_config, as_tracklet
-    from ..associate.world import make_world
-
     world = make_world(seed=7, n_ids=3, emb_dim=16)
     calls = []
 
