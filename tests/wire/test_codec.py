@@ -95,11 +95,19 @@ def _body_with(**changes):
         ({"crops_jpeg": ["not bytes"]}, "crops_jpeg"),
         ({"model_version": True}, "model_version"),
         ({"local_track_id": 2**63}, "local_track_id"),
+        ({"crop_times_s": {"dtype": "<f8", "shape": [3], "data": b"\x00" * 24}}, "3 times for 4 crops"),
+        ({"crops_jpeg": [], "crop_times_s": {"dtype": "<f8", "shape": [1001], "data": b"\x00" * 8008}}, "at most 1000"),
     ],
 )
 def test_bad_tracklet_fields(changes, match):
     with pytest.raises(WireError, match=match):
         decode(_body_with(**changes))
+
+
+def test_crop_times_travel_without_the_crops():
+    """A stored tracklet read without its crops still says how many it has (it weighs a visit)."""
+    _, t = decode(_body_with(crops_jpeg=[]))
+    assert t.crops_jpeg == () and len(t.crop_times_s) == len(make_tracklet().crop_times_s) > 0
 
 
 def test_not_msgpack_and_truncated():
