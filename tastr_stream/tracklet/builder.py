@@ -14,8 +14,8 @@ ends or reaches ``max_duration_s``; a long track then continues as a new trackle
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
