@@ -19,7 +19,16 @@ the true-vs-off gap that learning closes is printed. ``--tracklets oracle`` feed
 boxes through the same tracker instead of YOLO11n-pose, to separate detection and tracking errors
 from linking.
 
+``--train-rounds N`` adds the site's own model (issue 11 on this yardstick): the trainer's schedule
+(TSCCC round 0, then N NN-CCTA + TCCPC rounds, the head recipe, configured path lengths) trains
+on these very tracklets and their stored crops, without labels, as the live trainer does on its
+window; after each round the day is replayed (``learned`` scenario) with the tracklets embedded by
+that round's model. It is the day re-linked with the model learned from it, once per
+``--train-seeds`` seed (the sampler's and the projection's draws), so the spread shows.
+The crops' descriptors are computed once (about 5 minutes) and cached.
+
     .venv/bin/python benchmarks/bench_quality.py [--tracklets pipeline|oracle] [--scenarios true,off,learned]
+        [--train-rounds 3 --train-seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -36,19 +45,29 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.demo import demo_config, pick_detector  # noqa: E402
 from tastr_stream.config import config_from_dict  # noqa: E402
+from tastr_stream.config.associator import Association  # noqa: E402
 from tastr_stream.config.ingest import IngestConfig  # noqa: E402
+from tastr_stream.config.model import ModelConfig  # noqa: E402
+from tastr_stream.config.trainer import TrainerConfig  # noqa: E402
 from tastr_stream.datasets.synthetic import SyntheticWorld  # noqa: E402
 from tastr_stream.eval.gt_match import label_tracklets  # noqa: E402
 from tastr_stream.eval.report import network_report  # noqa: E402
 from tastr_stream.eval.world_ingest import ingest_world  # noqa: E402
+from tastr_stream.models.checkpoint import initial_model  # noqa: E402
 from tastr_stream.pipeline.associator import AssociatorCore  # noqa: E402
 from tastr_stream.store import Store  # noqa: E402
+from tastr_stream.train.evaluation import ExperimentData  # noqa: E402
+from tastr_stream.train.head import served_features  # noqa: E402
+from tastr_stream.train.live import tracklets_from_store  # noqa: E402
+from tastr_stream.train.recipe import HeadOnly, make_recipe  # noqa: E402
+from tastr_stream.train.rounds import run_rounds  # noqa: E402
 from tastr_stream.train.sources import render_world_spec  # noqa: E402
 
 SCENARIOS = {"true": ("network_true.toml", False), "off": ("network.toml", False), "learned": ("network.toml", True),
@@ -66,6 +85,39 @@ def cached_tracklets(world, mode: str) -> list:
         emb = store.embeddings(0).as_dict()
     return [t.__class__(**{**t.__dict__, "embedding": emb[t.tracklet_id], "model_version": 0})
             for t in tracklets if t.tracklet_id in emb]
+
+
+def self_trained(world, mode: str, rounds: int, seed: int, descriptor_cache: dict):
+    """[(round, {tracklet id: embedding})] after each round of the trainer's schedule on the cached ingest's own
+    tracklets and crops (no labels): round 0 is TSCCC (TASTR-S1), rounds 1..N NN-CCTA + TCCPC over
+    the configured network. ``descriptor_cache`` (tracklet id -> descriptor rows) is filled on the
+    first call and shared by later seeds: every model here has v0's fixed trunk."""
+    m = ModelConfig()
+    model, _ = initial_model(m.backbone, m.emb_dim, m.weights_path)
+    with Store.open(ROOT / ".cache/bench" / f"quality-{mode}" / "store", read_only=True) as store:
+        train = tracklets_from_store(store, max_images=10_000)        # every stored crop, as served
+    torch.manual_seed(seed)
+    # P = 8: about 13 tracklets are 30 s apart in these cameras, so P = 16 cannot fill TSCCC batches.
+    cfg = TrainerConfig(p=8, k=4, rounds=rounds, recipe="head", seed=seed)
+    recipe = make_recipe(cfg, torch.device("cpu"), model, progress=not descriptor_cache)
+    if not isinstance(recipe, HeadOnly):
+        raise SystemExit(f"--train-rounds needs the head recipe: {m.backbone} has no fixed trunk")
+    recipe.add_cached(descriptor_cache)
+    descriptors = recipe.descriptors(model, train)
+    descriptor_cache.update(recipe.cached())
+    recipe.progress = False
+    network = config_from_dict({"network": tomllib.loads((world.root / "network.toml").read_text())["network"]}).network
+    data = ExperimentData(train=train, network=network, name=f"bench_quality {mode}")
+    results: list[tuple[int, dict]] = []
+
+    def keep(row) -> None:
+        feats = served_features(model, descriptors)
+        results.append((row.round, {t.tracklet_id: f.astype(np.float32) for t, f in zip(train, feats)}))
+
+    with tempfile.TemporaryDirectory(prefix="bench-quality-train-") as out:
+        run_rounds(model, data, cfg, Association(), torch.device("cpu"), out, progress=False, recipe=recipe,
+                   on_round=keep)
+    return results
 
 
 def replay(world, tracklets, network_file: str, learned: bool, out_dir: Path) -> AssociatorCore:
@@ -140,13 +192,18 @@ def main() -> None:
     ap.add_argument("--spec", default=str(ROOT / "configs/world_quality.toml"))
     ap.add_argument("--tracklets", choices=["pipeline", "oracle"], default="pipeline")
     ap.add_argument("--scenarios", default="true,off,learned")
+    ap.add_argument("--train-rounds", type=int, default=0, help="also replay with the site's own model after "
+                    "TSCCC and each of this many TCCPC rounds (0: v0 only)")
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=[0])
     args = ap.parse_args()
     world = SyntheticWorld.open(render_world_spec(args.spec))
     t0 = time.perf_counter()
     tracklets = cached_tracklets(world, args.tracklets)
     gt = {m.tracklet_id: m.pid for m in label_tracklets(world, tracklets)}
     print(f"# bench_quality — {datetime.date.today()} — {platform.machine()} {platform.processor() or ''} — command: "
-          f".venv/bin/python benchmarks/bench_quality.py --tracklets {args.tracklets} --scenarios {args.scenarios}")
+          f".venv/bin/python benchmarks/bench_quality.py --tracklets {args.tracklets} --scenarios {args.scenarios}"
+          + (f" --train-rounds {args.train_rounds} --train-seeds {' '.join(map(str, args.train_seeds))}"
+             if args.train_rounds else ""))
     print(f"world {Path(args.spec).name}: {len(world.camera_ids)} cameras, {world.duration_s / 60:.0f} min, "
           f"{len(tracklets)} tracklets ({args.tracklets}; {time.perf_counter() - t0:.0f} s to load or ingest)")
     results = {}
@@ -183,6 +240,49 @@ def main() -> None:
             if "true-learned" in results:        # the same learning started from the true lengths
                 line += f"  (true lengths, learned: {get(results['true-learned']):.3f})"
             print(line)
+    if args.train_rounds:
+        trained(world, tracklets, gt, args)
+
+
+def trained(world, tracklets, gt: dict[str, int], args) -> None:
+    """The ``learned`` scenario replayed with the site's own model after each training round."""
+    print(f"\n## trained: the day re-linked with the model trained on it without labels (TSCCC, then "
+          f"{args.train_rounds} NN-CCTA + TCCPC rounds; head recipe), learned transfer times")
+    print("| seed | model | identity pairs P / R | direct links P / R (shown) | retracted | IDF1 | "
+          "lookup rank-1 appearance / prior |")
+    print("|---|---|---|---|---|---|---|")
+    cache_file = ROOT / ".cache/bench" / f"quality-{args.tracklets}" / "descriptors.pt"   # goes with the ingest
+    key = {"tracklets": sorted((t.tracklet_id, len(t.crop_times_s)) for t in tracklets), "model": ModelConfig().backbone}
+    cache: dict = {}
+    if cache_file.is_file():
+        saved = torch.load(cache_file, weights_only=False)
+        cache = saved["rows"] if saved.get("key") == key else {}
+    network_file, learned = SCENARIOS["learned"]
+    for seed in args.train_seeds:
+        t0 = time.perf_counter()
+        fresh = not cache
+        for rnd, emb in self_trained(world, args.tracklets, args.train_rounds, seed, cache):
+            if fresh:
+                torch.save({"key": key, "rows": cache}, cache_file.with_suffix(".tmp"))
+                cache_file.with_suffix(".tmp").replace(cache_file)
+                fresh = False
+            # One embedding space for the whole replay, under the version number the replay's network knows (0).
+            retrained = [t.__class__(**{**t.__dict__, "embedding": emb[t.tracklet_id]})
+                         for t in tracklets if t.tracklet_id in emb]
+            out = Path(tempfile.mkdtemp(prefix="bench-quality-trained-",
+                                        dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+            try:
+                core = replay(world, retrained, network_file, learned, out)
+                look = lookup_scores(core, gt, world)
+                core.store.close()
+                rep = network_report(out, world)
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+            name = "S1 (TSCCC)" if rnd == 0 else f"round {rnd}"
+            print(f"| {seed} | {name} | {rep.pair_precision:.3f} / {rep.pair_recall:.3f} | {rep.link_precision:.3f} / "
+                  f"{rep.link_recall:.3f} ({rep.links_shown}) | {rep.retracted_share:.1%} | {rep.idf1:.3f} | "
+                  f"{look['appearance'][0]:.3f} / {look['prior'][0]:.3f} |", flush=True)
+        print(f"(seed {seed}: {time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def _f1(p: float, r: float) -> float:
