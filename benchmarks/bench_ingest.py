@@ -13,7 +13,7 @@ decode loop (``for f in container.decode(stream)``: decode only, no conversion).
 reference and pipeline ``--repeats`` times; the worst ratio is reported.
 
     .venv/bin/python benchmarks/bench_ingest.py [--seconds 4] [--rate-hz 5] [--input 640x384]
-        [--bitrate 16] [--repeats 3] [--detector yolo-pose] [--backbone mobilenetv2] [--crops-per-tracklet 60]
+        [--bitrate 16] [--repeats 3] [--detector yolo-pose] [--int8] [--backbone mobilenetv2] [--crops-per-tracklet 60]
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="decoder threads (0 = FFmpeg auto, as ingest)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--detector", default="yolo-pose", choices=["yolo-pose", "hog"])
+    ap.add_argument("--int8", action="store_true", help="the int8 pose model (640x384 only; tools/quantize_pose_model.py)")
     ap.add_argument("--backbone", default="mobilenetv2")
     ap.add_argument("--crops-per-tracklet", type=int, default=ModelConfig().crops_per_tracklet,
                     help="crops a tracklet's embedding averages ([model] crops_per_tracklet; 60 = every kept crop)")
@@ -136,7 +137,12 @@ def main() -> None:
     if args.bitrate > 0:
         video = camera_like(video, world / f"cam1-camera-{args.bitrate:g}mbps.mp4", args.bitrate)
     iw, ih = (int(v) for v in args.input.split("x"))
-    detect = DetectConfig(backend=args.detector, model_path=POSE_MODELS[(iw, ih)], input_width=iw, input_height=ih,
+    model_path = POSE_MODELS[(iw, ih)]
+    if args.int8:
+        if (iw, ih) != (640, 384):
+            raise SystemExit("--int8: only the 640x384 pose model has an int8 copy")
+        model_path = model_path.replace(".onnx", "-int8.onnx")
+    detect = DetectConfig(backend=args.detector, model_path=model_path, input_width=iw, input_height=ih,
                           rate_hz=args.rate_hz, min_rate_hz=min(1.0, args.rate_hz) if args.rate_hz else 1.0)
     cfg = IngestConfig(detect=detect)
     detector = make_detector(cfg.detect, root=ROOT, intra_op_threads=1)   # as the ingest daemon runs it

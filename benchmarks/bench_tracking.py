@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--resolution", default="640x360")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--world", action="append", default=[], help="score this existing world dir instead (repeatable)")
+    ap.add_argument("--int8", action="store_true", help="the int8 pose model (tools/quantize_pose_model.py)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.resolution.split("x"))
     if args.world:
@@ -77,11 +78,11 @@ def main() -> None:
             ROOT / f".cache/bench/tracking-{args.cameras}c{args.people}p{args.seconds:g}s{w}x{h}s{args.seed}",
             cameras=args.cameras, people=args.people, distractors=2, minutes=args.seconds / 60, resolution=(w, h),
             fps=30, seed=args.seed, path_range_m=(12.0, 30.0), progress=False))]
-    dcfg = DetectConfig(model_path=str(ROOT / ".cache/models/yolo11n-pose-640x384.onnx"),
-                        input_width=640, input_height=384)
+    model = ".cache/models/yolo11n-pose-640x384" + ("-int8" if args.int8 else "") + ".onnx"
+    dcfg = DetectConfig(model_path=str(ROOT / model), input_width=640, input_height=384)
     detections = []
     for world in worlds:
-        cache = world.root / "detections.pkl"          # the detector is the slow part: kept per world
+        cache = world.root / ("detections-int8.pkl" if args.int8 else "detections.pkl")   # the slow part: kept per world
         try:
             detections.append(pickle.loads(cache.read_bytes()))
         except (OSError, pickle.UnpicklingError, EOFError):

@@ -6,6 +6,8 @@
 #   POSE_HEIGHT=384 POSE_WIDTH=640             another input size (multiples of 32)
 #   POSE_DYNAMIC_BATCH=1                       a free batch axis (B, 3, H, W): the shared detector of
 #                                              a multi-camera ingest (default name ...-batch.onnx)
+#   POSE_INT8=1                                an int8 copy of OUT without "-int8" (which must exist),
+#                                              calibrated on rendered frames: tools/quantize_pose_model.py
 #
 # Why a separate tool venv: ultralytics depends on opencv-python 5.x, which clashes with the
 # project's pinned opencv-python-headless 4.x. The tool venv (.cache/export-venv) installs only
@@ -21,7 +23,15 @@ tool_venv="$root/.cache/export-venv"
 height="${POSE_HEIGHT:-736}"
 width="${POSE_WIDTH:-1280}"
 dynamic_batch="${POSE_DYNAMIC_BATCH:-0}"
-if [ "$dynamic_batch" = "1" ]; then
+int8="${POSE_INT8:-0}"
+if [ "$int8" = "1" ]; then
+  out="${1:?POSE_INT8=1 needs OUT, e.g. .cache/models/yolo11n-pose-640x384-int8.onnx}"
+  case "$out" in
+    *-int8.onnx) src="${out%-int8.onnx}.onnx" ;;
+    *) echo "[setup-pose] POSE_INT8=1: OUT must end in -int8.onnx, got $out" >&2; exit 1 ;;
+  esac
+  export_flags=()
+elif [ "$dynamic_batch" = "1" ]; then
   out="${1:-$root/.cache/models/yolo11n-pose-batch.onnx}"
   export_flags=(--dynamic-batch)
 else
@@ -67,9 +77,15 @@ if [ "$(cat "$tool_venv/.installed" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$tool_venv/.installed"
 fi
 
-echo "[setup-pose] exporting YOLO11n-pose to $out (${width}x${height}${export_flags:+, dynamic batch}, offline)" >&2
-YOLO_OFFLINE=1 "$tool_venv/bin/python" "$root/tools/export_pose_onnx.py" \
-  --out "$out" --height "$height" --width "$width" "${export_flags[@]}" >&2
+if [ "$int8" = "1" ]; then
+  [ -f "$src" ] || { echo "[setup-pose] $src missing: export the float model first" >&2; exit 1; }
+  echo "[setup-pose] quantizing $src to int8 (${width}x${height}, calibrated on a rendered world, ~2 min)" >&2
+  "$tool_venv/bin/python" "$root/tools/quantize_pose_model.py" --src "$src" --out "$out" >&2
+else
+  echo "[setup-pose] exporting YOLO11n-pose to $out (${width}x${height}${export_flags:+, dynamic batch}, offline)" >&2
+  YOLO_OFFLINE=1 "$tool_venv/bin/python" "$root/tools/export_pose_onnx.py" \
+    --out "$out" --height "$height" --width "$width" "${export_flags[@]}" >&2
+fi
 sha256sum "$out" | sed "s#  .*#  $(basename "$out")#" > "$out.sha256"
 model_ok || { echo "[setup-pose] exported $out does not load in onnxruntime" >&2; exit 1; }
 echo "[setup-pose] ready: $out (sha256 $(cut -c1-16 "$out.sha256"))" >&2
