@@ -45,3 +45,21 @@ def pose_model_path() -> Path:
     if not POSE_MODEL.is_file():
         pytest.skip(f"{POSE_MODEL} absent: run tools/setup_pose_model.sh to export it offline")
     return POSE_MODEL
+
+
+def decoded_frames_with_truth(world):
+    """(camera id, frame number from 1, BGR image decoded from the camera's H.264 video, ground-truth
+    boxes of that frame) for every frame of a rendered world: what a detector test scores against."""
+    for camera_id in world.camera_ids:
+        gt = world.gt_frames(camera_id)
+        cap = cv2.VideoCapture(str(world.video_path(camera_id)))
+        frame_no = 0
+        try:
+            while True:
+                ok, image = cap.read()
+                if not ok:
+                    break
+                frame_no += 1
+                yield camera_id, frame_no, image, gt.get(frame_no, [])
+        finally:
+            cap.release()

@@ -10,7 +10,6 @@ asserted (CI machines are shared); RESULTS.md has it.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -18,7 +17,7 @@ from tastr_stream.config.ingest import DetectConfig
 from tastr_stream.detect import make_detector
 from tastr_stream.detect.pose_decode import box_iou_one_to_many
 
-from .conftest import REPO
+from .conftest import REPO, decoded_frames_with_truth
 
 FLOAT = REPO / ".cache/models/yolo11n-pose-640x384.onnx"
 INT8 = REPO / ".cache/models/yolo11n-pose-640x384-int8.onnx"
@@ -43,26 +42,15 @@ def test_int8_pose_model_finds_the_people_the_float_model_finds(tmp_path):
     detectors = {name: make_detector(DetectConfig(model_path=str(path), input_width=640, input_height=384),
                                      intra_op_threads=2) for name, path in (("float", FLOAT), ("int8", INT8))}
     counts = {"float": 0, "int8 of float": 0, "truth by float": 0, "truth by int8": 0}
-    for camera_id in world.camera_ids:
-        gt = world.gt_frames(camera_id)
-        cap = cv2.VideoCapture(str(world.video_path(camera_id)))
-        frame_no = 0
-        try:
-            while True:
-                ok, image = cap.read()
-                if not ok:
-                    break
-                frame_no += 1
-                boxes = {name: np.array([d.box_xyxy for d in det.detect(image)]).reshape(-1, 4)
-                         for name, det in detectors.items()}
-                truth = np.array([b.box_xyxy for b in gt.get(frame_no, []) if b.visibility >= 0.7
-                                  and b.box_xyxy[3] - b.box_xyxy[1] >= 80]).reshape(-1, 4)
-                counts["float"] += len(boxes["float"])
-                counts["int8 of float"] += _found(boxes["float"], boxes["int8"])
-                counts["truth by float"] += _found(truth, boxes["float"])
-                counts["truth by int8"] += _found(truth, boxes["int8"])
-        finally:
-            cap.release()
+    for _, _, image, truth in decoded_frames_with_truth(world):
+        boxes = {name: np.array([d.box_xyxy for d in det.detect(image)]).reshape(-1, 4)
+                 for name, det in detectors.items()}
+        people = np.array([b.box_xyxy for b in truth if b.visibility >= 0.7
+                           and b.box_xyxy[3] - b.box_xyxy[1] >= 80]).reshape(-1, 4)
+        counts["float"] += len(boxes["float"])
+        counts["int8 of float"] += _found(boxes["float"], boxes["int8"])
+        counts["truth by float"] += _found(people, boxes["float"])
+        counts["truth by int8"] += _found(people, boxes["int8"])
     assert counts["float"] >= 20, counts                    # the world put people in view
     assert counts["int8 of float"] >= 0.9 * counts["float"], counts
     assert counts["truth by int8"] >= 0.9 * counts["truth by float"], counts

@@ -9,13 +9,14 @@ small world (2 cameras, 30 s at 10 fps) and runs the network on every 5th frame.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from tastr_stream.config.ingest import DetectConfig
 from tastr_stream.detect import make_detector
 from tastr_stream.detect.pose_decode import box_iou_one_to_many
+
+from .conftest import decoded_frames_with_truth
 
 MIN_HEIGHT_PX = 80
 MIN_VISIBILITY = 0.7
@@ -37,26 +38,14 @@ def test_yolo_pose_recall_on_synthetic_world(pose_model_path, tmp_path_factory):
     world = SyntheticWorld.open(root)
     detector = make_detector(DetectConfig(model_path=str(pose_model_path)), intra_op_threads=2)
     hits: dict[str, list[bool]] = {}
-    for camera_id in world.camera_ids:
-        gt = world.gt_frames(camera_id)
-        cap = cv2.VideoCapture(str(world.video_path(camera_id)))
-        frame_no = 0
-        try:
-            while True:
-                ok, image = cap.read()
-                if not ok:
-                    break
-                frame_no += 1
-                people = [b for b in gt.get(frame_no, [])
-                          if b.box_xyxy[3] - b.box_xyxy[1] > MIN_HEIGHT_PX and b.visibility >= MIN_VISIBILITY]
-                if frame_no % FRAME_STEP or not people:
-                    continue
-                boxes = np.array([d.box_xyxy for d in detector.detect(image, frame_index=frame_no - 1)]).reshape(-1, 4)
-                for person in people:
-                    hit = len(boxes) > 0 and box_iou_one_to_many(person.box_xyxy, boxes).max() >= 0.5
-                    hits.setdefault(_size_bucket(person.box_xyxy[3] - person.box_xyxy[1]), []).append(bool(hit))
-        finally:
-            cap.release()
+    for _, frame_no, image, truth in decoded_frames_with_truth(world):
+        people = [b for b in truth if b.box_xyxy[3] - b.box_xyxy[1] > MIN_HEIGHT_PX and b.visibility >= MIN_VISIBILITY]
+        if frame_no % FRAME_STEP or not people:
+            continue
+        boxes = np.array([d.box_xyxy for d in detector.detect(image, frame_index=frame_no - 1)]).reshape(-1, 4)
+        for person in people:
+            hit = len(boxes) > 0 and box_iou_one_to_many(person.box_xyxy, boxes).max() >= 0.5
+            hits.setdefault(_size_bucket(person.box_xyxy[3] - person.box_xyxy[1]), []).append(bool(hit))
     every = [h for bucket in hits.values() for h in bucket]
     assert len(every) >= 100, f"only {len(every)} ground-truth people sampled; the world is too empty"
     detail = {k: f"{np.mean(v):.2f} of {len(v)}" for k, v in sorted(hits.items())}
