@@ -12,6 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .demo import DETECTORS
+
 
 def register(sub) -> None:
     p = sub.add_parser("replay", help="replay a recorded multi-camera dataset as a live network")
@@ -19,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
     p.add_argument("--cameras", nargs="+", help="only these camera ids (default: all)")
     p.add_argument("--out", default="runs/replay", help="run folder (store, spool, logs, generated config)")
-    p.add_argument("--detector", choices=["auto", "yolo-pose", "hog", "oracle"], default="auto")
+    p.add_argument("--detector", choices=DETECTORS, default="auto")
     p.set_defaults(func=run)
 
 
