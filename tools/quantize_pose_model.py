@@ -52,17 +52,20 @@ def float_nodes(model) -> list[str]:
     return out
 
 
-def world_frames(world_dir: Path, every: int, offset: int) -> list[np.ndarray]:
-    """BGR frames ``offset``, ``offset + every``, ... of every camera of a rendered world."""
+def calibration_and_held_out(world_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """BGR frames of every camera of a rendered world, in one decoding pass: every third frame
+    (0, 3, 6, ...) to calibrate on, and frames 4, 10, 16, ... (none of those) to check agreement on."""
     import av
 
-    out = []
+    calibration, held_out = [], []
     for video in sorted((world_dir / "videos").glob("*.mp4")):
         with av.open(str(video)) as container:
             for i, frame in enumerate(container.decode(video=0)):
-                if i % every == offset:
-                    out.append(frame.to_ndarray(format="bgr24"))
-    return out
+                if i % 3 == 0:
+                    calibration.append(frame.to_ndarray(format="bgr24"))
+                elif i % 6 == 4:
+                    held_out.append(frame.to_ndarray(format="bgr24"))
+    return calibration, held_out
 
 
 def agreement(reference, candidate, frames) -> tuple[float, int, float]:
@@ -105,8 +108,7 @@ def main() -> int:
     reference = YoloPoseDetector(src, width, height, intra_op_threads=1)
     with tempfile.TemporaryDirectory(prefix="quantize-pose-") as tmp:
         world = Path(args.world) if args.world else _render(Path(tmp) / "world")
-        calibration = world_frames(world, every=3, offset=0)
-        held_out = world_frames(world, every=6, offset=4)
+        calibration, held_out = calibration_and_held_out(world)
         print(f"[quantize-pose] calibrating on {len(calibration)} frames of {world}", file=sys.stderr)
         blobs = [reference.preprocess(f)[0] for f in calibration]
 
