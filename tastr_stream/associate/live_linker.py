@@ -33,7 +33,7 @@ from .records import AssociationError, TrackletMeta
 from .transfer import TransferModel
 from .zones import ZoneModel
 from .candidates import rank_candidates
-from .trusted import TrustedLink, Visit, trusted_links
+from .trusted import TrustedLink, Visit, posterior_in_use, trusted_links
 
 MAX_NEGATIVES = 20_000
 
@@ -172,9 +172,12 @@ class LiveLinker:
         # predecessor slot (left out, the tracklet would take a second one).
         fixed = [l for k, l in self._shown.items() if k in self._final and set(k) & in_region]
         preferred = [l for k, l in self._shown.items() if k not in self._final and set(k) <= in_region]
-        decided, _ = trusted_links(region, self.transfer, self.negatives(), self.cfg, fixed, preferred, self.zones)
+        negatives = self.negatives()
+        decided, _ = trusted_links(region, self.transfer, negatives, self.cfg, fixed, preferred, self.zones)
         decided_by_key = {l.key: l for l in decided}
-        keep_at = 0.5 * self.cfg.min_confidence        # hysteresis: a shown link is not dropped for a wobble
+        # What the confidence is now (the posterior, or the rival confidence on a cold start) sets the floor.
+        floor = self.cfg.min_confidence if posterior_in_use(self.cfg, negatives) else self.cfg.min_rival_confidence
+        keep_at = 0.5 * floor                           # hysteresis: a shown link is not dropped for a wobble
         shown, retracted, finalized = [], [], []
         for key, link in list(self._shown.items()):
             if key in self._final or not set(key) <= in_region:
@@ -188,7 +191,7 @@ class LiveLinker:
                 shown.append(now)
         self.waiting = 0
         for key, link in decided_by_key.items():
-            if key in self._shown or key in self._final or link.confidence < self.cfg.min_confidence:
+            if key in self._shown or key in self._final or link.confidence < floor:
                 continue
             if now_event_s >= self._ready_s(link):
                 self._shown[key] = link
@@ -204,7 +207,7 @@ class LiveLinker:
             self._learned.add(key)
             # Judged as if the route were as used as any: a route that has learned no links yet
             # would otherwise never be confident enough to learn its first ones.
-            if link.confidence / max(link.route, 1e-12) >= self.cfg.learn_confidence:
+            if link.rivals_say / max(link.route, 1e-12) >= self.cfg.learn_confidence:
                 learned += 1
                 self.transfer.observe(link.camera_a, link.camera_b, link.dt_s)
                 self.zones.observe(link.camera_a, link.exit_side, link.camera_b, link.enter_side)

@@ -123,6 +123,15 @@ class TransferModel:
             return 1.0
         return min(1.0, (len(self._samples.get(_key(a, b), ())) + 1.0) / (0.2 * busiest + 1.0))
 
+    def route_share(self, a: str, b: str, cameras) -> float:
+        """p(b | a): the share of people leaving ``a`` who walk to ``b`` next, among ``cameras``, from
+        the links each route has learned (one pseudo-link per route, so a new site starts even)."""
+        others = [c for c in cameras if c != a]
+        if b not in others:
+            return 0.0
+        counts = {c: len(self._samples.get(_key(a, c), ())) if self.cfg.enabled else 0 for c in others}
+        return (counts[b] + 1.0) / (sum(counts.values()) + len(others))
+
     def pairs(self) -> dict[tuple[str, str], PairPrior]:
         return {k: self.pair(*k) for k in sorted(self._configured)}
 

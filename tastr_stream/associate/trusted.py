@@ -25,14 +25,22 @@ user reads as "the same person" is decided here instead, batch over a set of tra
    (``zones``), R >= ``min_r``) and their distance D is under the
    ``link_quantile`` of different-person distances: an absolute test, learned without labels.
 3. **One successor, one predecessor.** A person leaves a view for one next view: candidates are
-   taken greedily in order of the paper's joint distance D / R, each visit gets at most one
+   taken greedily, the most probable first (step 5's posterior; with ``confidence_model =
+   "rivals"`` in order of the paper's joint distance D / R), each visit gets at most one
    successor and one predecessor, so an identity is a chain of visits in time and two wrong
    links can never merge two chains into a blob.
 4. **Confidence.** R times the chance that no stranger would have done better: for the link
    itself and for every rival visit that was possible by time for either end (with its own R'),
    1 - the share of different-person pairs closer than D * R' / R, the distance at which that
    rival would have won on D / R. More rivals, and rivals as plausible in time, lower it; a
-   rival that came at an unlikely time hardly does.
+   rival that came at an unlikely time hardly does. This ``rival_confidence`` teaches the
+   transfer model (``learn_confidence``).
+5. **Posterior** (``posterior``, ``confidence_model = "posterior"``, the default): the chance the
+   link is right against every candidate of either end *and* against "the person left the
+   network" (a stranger who is the best of a few for a visit whose person never came back has a
+   high rival confidence, not a high posterior). This is the link's ``confidence``, once the
+   stranger sample is large enough to resolve a person's own quantiles (``posterior_in_use``);
+   on a cold start the rival confidence is, shown at ``min_rival_confidence``.
    Only links with confidence >= ``min_confidence`` are shown to users.
 Each link carries its explanation: D, R, dt against the pair's transfer time and spread, where
 that prior came from, the confidence and its rivals.
@@ -49,6 +57,7 @@ from ..config.associator import Trust
 from ..track.similarity import side_of
 from .features import gram_distance_matrix as distance_matrix
 from .negatives import NegativeDistances
+from .posterior import base_odds, calibrate, visit_rates
 from .records import TrackletMeta
 from .transfer import TransferModel
 from .zones import ZoneModel, picture_widths
@@ -76,6 +85,7 @@ class TrustedLink:
     exit_side: str | None = None   # side of a's picture the earlier visit left by (None: not a side)
     enter_side: str | None = None  # side of b's picture the later visit came in by
     route: float = 1.0             # how used the route is next to the cameras' busiest (part of r)
+    rival_confidence: float = -1.0  # R x the chance no stranger beats it (step 4); -1: same as ``confidence``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -88,7 +98,8 @@ class TrustedLink:
                    float(d["feature_distance"]), float(d["r"]), float(d["dt_s"]), float(d["transfer_mean_s"]),
                    float(d["transfer_std_s"]), str(d["prior"]), float(d["confidence"]), int(d["rivals"]),
                    float(d.get("transfer_late_s", d["transfer_std_s"])), float(d.get("zone", 1.0)),
-                   d.get("exit_side"), d.get("enter_side"), float(d.get("route", 1.0)))
+                   d.get("exit_side"), d.get("enter_side"), float(d.get("route", 1.0)),
+                   float(d.get("rival_confidence", d["confidence"])))
 
     def explain(self) -> dict:
         return {"tracklet_a": self.tracklet_a, "tracklet_b": self.tracklet_b, "camera_a": self.camera_a,
@@ -98,7 +109,13 @@ class TrustedLink:
                 "transfer_std_s": round(self.transfer_std_s, 3), "transfer_late_s": round(self.transfer_late_s, 3),
                 "prior": self.prior, "zone": round(self.zone, 4), "exit_side": self.exit_side,
                 "enter_side": self.enter_side, "route": round(self.route, 4),
-                "confidence": round(self.confidence, 4), "rivals": self.rivals}
+                "confidence": round(self.confidence, 4), "rivals": self.rivals,
+                "rival_confidence": round(self.rivals_say, 4)}
+
+    @property
+    def rivals_say(self) -> float:
+        """R x the chance that no stranger would have beaten this link (step 4's confidence)."""
+        return self.confidence if self.rival_confidence < 0 else self.rival_confidence
 
 
 @dataclass(frozen=True)
@@ -304,8 +321,13 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
     r_out = _grouped(u_all, r_all)
     r_in = _grouped(v_all, r_all)
     d_all = d[u_all, v_all]
+    use_posterior = posterior_in_use(cfg, negatives)
+    cal = _posteriors(visits, u_all, v_all, r_all, p_all, negatives.share_closer(d_all), priors, transfer, cfg) \
+        if use_posterior else None
     keep = np.nonzero(d_all <= tau)[0]
-    order = keep[np.lexsort((v_all[keep], u_all[keep], d_all[keep] / r_all[keep]))]   # by D / R
+    # The most probable link first (posterior), or the paper's joint distance D / R (rivals).
+    rank = -np.minimum(cal.succ, cal.pred) if use_posterior else d_all / r_all
+    order = keep[np.lexsort((v_all[keep], u_all[keep], rank[keep]))]
     for k in order:
         u, v = int(u_all[k]), int(v_all[k])
         if u in has_succ or v in has_pred:
@@ -320,12 +342,54 @@ def link_visits(visits: Sequence[Visit], transfer: TransferModel, negatives: Neg
         rivals = int(rival_r.size)
         beat = negatives.share_closer(d[u, v] / r * np.concatenate([[r], rival_r]))
         conf = r * float(np.prod(1.0 - beat))
+        if use_posterior:                           # both ends must agree for the link to be right
+            shown_conf = float(min(cal.succ[k], cal.pred[k]))
+        else:
+            shown_conf = conf
         vu, vv = visits[u], visits[v]
         zone = 1.0 if zones is None else zones.factor(vu.camera_id, vu.exit_side, vv.camera_id, vv.enter_side)
         out.append(TrustedLink(vu.members[-1], vv.members[0], vu.camera_id, vv.camera_id, "cross", float(d[u, v]),
-                               r, dt, prior.mean_s, prior.std_s, prior.source, conf, rivals, prior.reach_s, zone,
-                               vu.exit_side, vv.enter_side, route))
+                               r, dt, prior.mean_s, prior.std_s, prior.source, shown_conf, rivals, prior.reach_s,
+                               zone, vu.exit_side, vv.enter_side, route, conf))
     return sorted(out)
+
+
+def posterior_in_use(cfg: Trust, negatives: NegativeDistances) -> bool:
+    """Is a cross link's confidence its posterior now? Only once the stranger sample resolves the
+    quantiles a person's own visits fall at (``posterior_min_negatives``): with 120 strangers every
+    link closer than all but one sits at the same quantile (1/120), so appearance no longer tells
+    candidates apart and time alone decides (measured on the demo's cold start). Until then the
+    rival confidence is shown, at ``min_rival_confidence``, and links are taken by D / R."""
+    return cfg.confidence_model == "posterior" and len(negatives) >= cfg.posterior_min_negatives
+
+
+def _posteriors(visits: Sequence[Visit], u_all: np.ndarray, v_all: np.ndarray, r_all: np.ndarray,
+                p_all: np.ndarray, q_all: np.ndarray, priors: list, transfer: TransferModel, cfg: Trust):
+    """Each candidate pair's posterior as u's successor and as v's predecessor (``posterior``),
+    with rho and f_same calibrated on these visits."""
+    cams = [v.camera_id for v in visits]
+    enter = np.array([v.t_enter_s for v in visits])
+    leave = np.array([v.t_exit_s for v in visits])
+    rate = visit_rates(cams, enter, leave)
+    names = sorted(set(cams))
+    spread = np.array([0.5 * (p.std_s + p.reach_s) for p, _ in priors])[p_all]
+    route_k = np.array([rt for _, rt in priors])[p_all]
+    cam_u = [cams[u] for u in u_all]
+    cam_v = [cams[v] for v in v_all]
+    # The route factor in R is replaced by the share of people taking the route (either way round).
+    r_time = r_all / np.maximum(route_k, 1e-12)
+    share = {(a, b): transfer.route_share(a, b, names) for a in names for b in names if a != b}
+    ab = np.array([share[a, b] for a, b in zip(cam_u, cam_v)])
+    ba = np.array([share[b, a] for a, b in zip(cam_u, cam_v)])
+    succ = base_odds(r_time, spread, ab, np.array([rate[b] for b in cam_v]))
+    pred = base_odds(r_time, spread, ba, np.array([rate[a] for a in cam_u]))
+    # A visit's candidates have all had their chance once the longest transfer has passed since it
+    # left (successors), or had passed before it entered (predecessors).
+    horizon = transfer.horizon_s()
+    u_complete = (leave + horizon <= enter.max()).astype(np.float64)
+    v_complete = (enter - horizon >= leave.min()).astype(np.float64)
+    return calibrate(succ, pred, q_all, u_all, v_all, len(visits), u_complete, v_complete, cfg.successor_prior,
+                     cfg.same_quantile_mean, cfg.calibration_weight)
 
 
 def _grouped(keys: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:

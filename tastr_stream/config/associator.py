@@ -80,9 +80,18 @@ class Trust(Section):
     relink_reentry_confidence: float = Field(default=0.9, gt=0, lt=1)  # ... shown by the sample (binomial bound)
     link_quantile: float = Field(default=0.05, gt=0, le=1)          # appearance gate across cameras
     min_r: float = Field(default=0.05, gt=0, le=1)                  # transfer time at most ~2.4 spreads off
-    min_confidence: float = Field(default=0.6, ge=0, le=1)          # links shown to users
+    min_confidence: float = Field(default=0.5, ge=0, le=1)          # links shown to users (0.5: likelier right than not)
     learn_confidence: float = Field(default=0.8, ge=0, le=1)        # links the transfer model learns from
     min_negatives: int = Field(default=30, ge=1)                    # impossible pairs before any cross link
+    # What a cross link's confidence is: "posterior" (P(right) against every candidate and "the
+    # person left the network": ``posterior``) or "rivals" (R x the chance no stranger beats it;
+    # before the seventh session, shown with min_confidence 0.6).
+    confidence_model: Literal["rivals", "posterior"] = "posterior"
+    successor_prior: float = Field(default=0.5, gt=0, lt=1)        # chance a person leaving a view is seen again
+    same_quantile_mean: float = Field(default=0.01, gt=0, le=0.5)  # a person's own visit: mean stranger quantile
+    calibration_weight: float = Field(default=20.0, ge=0)          # ... both learned; the configured ones weigh this many visits
+    posterior_min_negatives: int = Field(default=250, ge=1)        # strangers before the posterior is used (1/n well under the mean)
+    min_rival_confidence: float = Field(default=0.6, ge=0, le=1)   # links shown while the rival confidence is
     learned_prior: LearnedPrior = LearnedPrior()
     zones: LearnedZones = LearnedZones()
 

@@ -174,7 +174,7 @@ def test_every_link_explains_itself():
     assert why["joint_distance"] == pytest.approx(link.feature_distance / link.r, rel=1e-3)
     assert TrustedLink.from_explain(why) == dataclasses.replace(
         link, **{k: why[k] for k in ("feature_distance", "r", "dt_s", "transfer_mean_s", "transfer_std_s",
-                                    "confidence", "route")})
+                                    "confidence", "route", "rival_confidence")})
 
 
 def test_transfer_model_learns_site_scale_then_each_pair_robustly():
