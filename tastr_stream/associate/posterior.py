@@ -29,6 +29,7 @@ the posterior follows the site's traffic and the model version serving now.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,10 +47,7 @@ def same_person_density(q: np.ndarray, mean: float) -> np.ndarray:
 def visit_rates(cameras: Sequence[str], t_enter: np.ndarray, t_exit: np.ndarray, min_span_s: float = 60.0) -> dict[str, float]:
     """Visits per second in each camera over the span the visits cover (at least one visit)."""
     span = max(float(np.max(t_exit) - np.min(t_enter)) if len(cameras) else 0.0, min_span_s)
-    counts: dict[str, int] = {}
-    for c in cameras:
-        counts[c] = counts.get(c, 0) + 1
-    return {c: max(n, 1) / span for c, n in counts.items()}
+    return {c: n / span for c, n in Counter(cameras).items()}
 
 
 def base_odds(r: np.ndarray, spread_s: np.ndarray, route_share: np.ndarray, rate: np.ndarray) -> np.ndarray:
@@ -84,16 +82,14 @@ def calibrate(base_succ: np.ndarray, base_pred: np.ndarray, q: np.ndarray, u: np
     posterior-weighted mean quantile of the candidates. A network where most people walk on to
     another camera raises rho; a model whose own visits look closer lowers the mean."""
     rho, m = float(successor_prior), float(same_quantile_mean)
+    n = float(u_complete.sum() + v_complete.sum())        # visits that count towards rho
     succ = pred = np.zeros_like(q)
     for _ in range(max(iterations, 1)):
         f = same_person_density(q, m)
         o_s, o_p = rho * base_succ * f, rho * base_pred * f
         succ = o_s / ((1.0 - rho) + np.bincount(u, weights=o_s, minlength=n_visits)[u])
         pred = o_p / ((1.0 - rho) + np.bincount(v, weights=o_p, minlength=n_visits)[v])
-        w_s, w_p = succ * u_complete[u], pred * v_complete[v]
-        n = float(u_complete.sum() + v_complete.sum())
-        rho = float(np.clip((weight * successor_prior + w_s.sum() + w_p.sum()) / (weight + n), 1e-3, 0.999))
-        resp = w_s.sum() + w_p.sum()
-        m = float(np.clip((weight * same_quantile_mean + (w_s * q).sum() + (w_p * q).sum()) / (weight + resp),
-                          1e-4, 0.5))
+        resp = succ * u_complete[u] + pred * v_complete[v]  # each candidate's weight as the person
+        rho = float(np.clip((weight * successor_prior + resp.sum()) / (weight + n), 1e-3, 0.999))
+        m = float(np.clip((weight * same_quantile_mean + (resp * q).sum()) / (weight + resp.sum()), 1e-4, 0.5))
     return Calibration(rho, m, succ, pred)
