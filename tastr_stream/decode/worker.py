@@ -18,6 +18,7 @@ from ..errors import StreamError
 from .frame import DecodeStats, Frame, FrameSource
 
 log = logging.getLogger(__name__)
+DROP_WARN_EVERY_S = 10.0   # a stalled consumer drops every frame; one warning per this many seconds
 
 
 class DecodeWorker:
@@ -39,6 +40,8 @@ class DecodeWorker:
         self._ended = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"decode-{source.camera_id}", daemon=True)
+        self._drops_logged = 0           # frames_dropped at the last warning
+        self._drop_warned_s = -DROP_WARN_EVERY_S
 
     @property
     def stats(self) -> DecodeStats:
@@ -75,10 +78,11 @@ class DecodeWorker:
                 self._cond.notify_all()
 
     def _put(self, frame: Frame) -> bool:
+        dropped = None
         with self._cond:
             if self.drop_oldest:
                 if len(self._queue) >= self.capacity:
-                    self._queue.popleft()
+                    dropped = self._queue.popleft()
                     self.stats.frames_dropped += 1
             else:
                 while len(self._queue) >= self.capacity:
@@ -87,7 +91,23 @@ class DecodeWorker:
                     self._cond.wait(0.1)  # bounded: re-checks stop
             self._queue.append(frame)
             self._cond.notify_all()
+        if dropped is not None:
+            self._warn_drop(dropped)
         return not self._stop.is_set()
+
+    def _warn_drop(self, dropped: Frame) -> None:
+        """Say when frames are lost, at most once per ``DROP_WARN_EVERY_S``: the counter tells how
+        many, the log tells when, which is what finds the stall that caused them."""
+        now = time.monotonic()
+        if now - self._drop_warned_s < DROP_WARN_EVERY_S:
+            return
+        total = self.stats.frames_dropped
+        log.warning("decode queue full: consumer stalled, oldest frames dropped",
+                    extra={"kv": {"camera": self.source.camera_id, "frame": dropped.index,
+                                  "t_s": round(dropped.t_s, 3), "dropped_since_last": total - self._drops_logged,
+                                  "dropped_total": total, "queue_frames": self.capacity}})
+        self._drops_logged = total
+        self._drop_warned_s = now
 
     def get(self, timeout_s: float | None = None) -> Frame | None:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s

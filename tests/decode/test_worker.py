@@ -44,6 +44,22 @@ def _wait_until(cond, timeout_s: float = 10.0) -> None:
         time.sleep(0.005)  # polling a condition with a deadline, not synchronising by sleep
 
 
+def test_drops_are_logged_with_when_and_how_many_at_most_once_per_interval(caplog, monkeypatch):
+    monkeypatch.setattr("tastr_stream.decode.worker.DROP_WARN_EVERY_S", 3600.0)  # no clock in the count
+    n, cap = 50, 4
+    worker = DecodeWorker(SyntheticSource(n), cap)
+    with caplog.at_level("WARNING", logger="tastr_stream.decode.worker"):
+        worker.start()
+        _wait_until(lambda: worker.stats.frames_decoded == n and worker.qsize() == cap)
+        worker.stop()
+    warnings = [r for r in caplog.records if "oldest frames dropped" in r.getMessage()]
+    # 46 drops inside one interval: one warning, naming the first frame lost.
+    assert len(warnings) == 1
+    kv = warnings[0].kv
+    assert kv["camera"] == "camS" and kv["frame"] == 0 and kv["dropped_total"] == 1
+    assert worker.stats.frames_dropped == n - cap
+
+
 def test_consumer_that_never_reads_keeps_memory_bounded_and_newest_frames():
     n, cap, h, w = 400, 8, 240, 320
     frame_bytes = h * w * 3
