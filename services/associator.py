@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     subscriber = AnnouncementSubscriber(cfg.endpoints.weights, curve=curve_out)
     train_requests = TrainRequestSender(cfg.endpoints.train_requests, curve=curve_out)
     lifecycle = _model_lifecycle(cfg, metrics)
-    switch = ModelSwitch(core, lambda ann: _load_announced(ann, lifecycle, cfg), lifecycle.rejections)
+    switch = ModelSwitch(core, lambda ann: _load_announced(ann, lifecycle, cfg), lifecycle.rejections,
+                         niceness=cfg.associator.background_niceness)
     stop = stop_on_signals()
     if args.ready_file:
         import json
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             if done is not None:
                 log.info("window re-embedded with new model",
                          extra={"kv": {"version": done.version, "tracklets": done.tracklets,
-                                       "seconds": round(done.seconds, 2)}})
+                                       "seconds": round(done.seconds, 2), "niceness": switch.worker_niceness}})
             now = time.monotonic()
             if now - last_tick >= 1.0:
                 last_tick = now

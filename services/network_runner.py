@@ -40,6 +40,20 @@ def loopback_endpoints() -> dict:
             "http_port": free_port()}
 
 
+def start_daemon_process(cmd: list[str], out, env: dict | None = None) -> subprocess.Popen:
+    """Start one daemon in its own process group (a Ctrl-C at the terminal reaches only the
+    runner, which stops the daemons in order) but in the runner's session.
+
+    The session matters for the CPU: with the kernel's autogroup scheduling (on by default on
+    desktop and server kernels), every session is one scheduling group and groups share the CPU
+    equally, whatever the niceness of the threads inside them. A trainer in a session of its own
+    would take 1/6 of the box from four ingests whatever its round's niceness; in one session,
+    the round's niceness (``trainer.niceness``, tastr_stream/background.py) decides.
+    """
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            process_group=0)
+
+
 @dataclass
 class Proc:
     name: str
@@ -65,8 +79,7 @@ class NetworkRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(log_path, "ab")
         cmd = [sys.executable, "-m", "services.cli", "--log-level", self.log_level] + args
-        popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                 start_new_session=True)
+        popen = start_daemon_process(cmd, out, env)
         out.close()
         proc = Proc(name, popen, log_path, metrics_port)
         self.procs.append(proc)

@@ -97,6 +97,7 @@ class LiveTrainer:
             log.info("round skipped: not enough data yet", extra={"kv": {"tracklets": len(tracklets),
                                                                           "pairs": len(pairs), "reason": exc}})
             return None
+        from tastr_stream.background import thread_niceness
         from tastr_stream.train.live import ServingModel
 
         self.serving = ServingModel(result.model, version, result.announcement)
@@ -104,6 +105,7 @@ class LiveTrainer:
                                              "pairs": len(pairs), "steps": result.stats.steps,
                                              "loss_last": round(result.stats.loss_last, 4),
                                              "seconds": round(time.perf_counter() - t0, 2),
+                                             "niceness": thread_niceness(),
                                              "path": result.announcement.path}})
         return result
 
@@ -115,6 +117,7 @@ class LiveTrainer:
 def run(args: argparse.Namespace) -> int:
     # Heavy imports (torch, zmq) here, so `tastr-stream --help` and other commands start fast.
     from prometheus_client import CollectorRegistry
+    from tastr_stream.background import lower_priority
     from tastr_stream.config import load_config
     from tastr_stream.serve.metrics import TrainerMetrics, serve_metrics
     from tastr_stream.wire.announce import AnnouncementPublisher
@@ -145,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
                                               "checkpoints": checkpoints.endpoint,
                                               "metrics_port": server.port, "model_version": trainer.serving.version,
                                               "device": trainer.device, "curve": curve is not None}})
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="train-round")
+    # Rounds yield the CPU to ingest on a shared box (tastr_stream/background.py).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="train-round", initializer=lower_priority,
+                              initargs=(cfg.trainer.niceness,))
     running: Future | None = None
     pending = 0                      # requests not yet served by a round (coalesced)
     last_repeat = time.monotonic()

@@ -153,3 +153,6 @@ class AssociatorConfig(Section):
     # Train-round trigger policy: new accepted pairs since last round, or a period.
     train_after_new_pairs: int = Field(default=200, ge=1)
     train_period_s: float = Field(default=3600.0, gt=0)
+    # Loading an announced model and re-embedding the window run on a worker thread at this
+    # niceness (tastr_stream/background.py), so they yield the CPU to ingest on a shared box.
+    background_niceness: int = Field(default=10, ge=0, le=19)

@@ -44,6 +44,9 @@ class TrainerConfig(Section):
     image_height: int = Field(default=256, ge=32, le=1024)
     image_width: int = Field(default=128, ge=16, le=512)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # The round's thread runs at this niceness (tastr_stream/background.py): on a box shared with
+    # ingest, training takes the CPU only when decoding and detection leave it; 0 = as the daemon.
+    niceness: int = Field(default=10, ge=0, le=19)
     checkpoint_dir: str = "runs/checkpoints"
     seed: int = 0
     metrics_port: int = Field(default=9611, ge=0, le=65535)

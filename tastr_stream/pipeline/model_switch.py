@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..background import lower_priority
 from ..errors import TastrError
 from ..models.checkpoint import LOAD, REEMBED, CheckpointRejected
 from ..models.lifecycle import Rejections
@@ -59,12 +60,19 @@ class _InFlight:
 
 
 class ModelSwitch:
-    def __init__(self, core: AssociatorCore, load: Loader, rejections: Rejections | None = None):
+    def __init__(self, core: AssociatorCore, load: Loader, rejections: Rejections | None = None,
+                 niceness: int = 0):
         self.core = core
         self._load = load
         self.rejections = rejections or Rejections("associator")
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-switch")
+        # The worker yields the CPU to live work at ``niceness`` (tastr_stream/background.py).
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-switch",
+                                        initializer=self._start_worker, initargs=(niceness,))
+        self.worker_niceness: int | None = None     # as the worker found it, once it started
         self._inflight: _InFlight | None = None
+
+    def _start_worker(self, niceness: int) -> None:
+        self.worker_niceness = lower_priority(niceness)
 
     @property
     def busy(self) -> bool:

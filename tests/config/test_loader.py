@@ -125,6 +125,12 @@ def test_bad_endpoint_scheme(tmp_path):
     assert "endpoints.tracklets" in msg and "http://127.0.0.1:5701" in msg
 
 
+@pytest.mark.parametrize("section, field", [("trainer", "niceness"), ("associator", "background_niceness")])
+def test_background_niceness_must_be_a_nice_value(tmp_path, section, field):
+    msg = error_of(tmp_path, GOOD + f"\n[{section}]\n{field} = 20\n")
+    assert f"{section}.{field}" in msg and "20" in msg
+
+
 def test_embedding_dims_must_agree(tmp_path):
     msg = error_of(tmp_path, GOOD + "\n[ingest.embed]\nemb_dim = 128\n[trainer]\nemb_dim = 256\n")
     assert "trainer.emb_dim=256" in msg and "ingest.embed.emb_dim=128" in msg

@@ -71,6 +71,30 @@ def test_switch_runs_off_the_loop_and_covers_late_arrivals(tmp_path, world):
         switch.close()
 
 
+def test_the_switch_worker_loads_and_reembeds_at_the_configured_niceness(tmp_path, world):
+    from tastr_stream.background import thread_niceness
+
+    seen = []
+
+    def load(a):
+        seen.append((thread_niceness(), threading.get_native_id()))
+        return GatedEmbedder(1)
+
+    with Store.open(tmp_path / "store") as store:
+        core = AssociatorCore(app_config(tmp_path), store, embed_crops=GatedEmbedder(0))
+        for m in list(world)[:5]:
+            core.receive(as_tracklet(m))
+        before = thread_niceness()
+        switch = ModelSwitch(core, load, niceness=max(before, 7))
+        assert switch.offer(ann(1))
+        assert switch.wait(10) is not None
+        switch.close()
+    (niceness, tid), = seen
+    assert tid != threading.get_native_id(), "loaded off the loop's thread"
+    assert niceness == switch.worker_niceness == max(before, 7)
+    assert thread_niceness() == before, "the loop's own thread keeps its priority"
+
+
 def test_a_newer_announcement_supersedes_the_one_in_flight(tmp_path, world):
     gate = threading.Event()
     with Store.open(tmp_path / "store") as store:

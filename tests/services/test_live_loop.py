@@ -106,10 +106,13 @@ def test_round_is_requested_trained_announced_and_hot_swapped(tmp_path, small_wo
         assert v1["version"] == "1" and Path(v1["path"]).is_file() and sha256_file(v1["path"]) == v1["sha256"]
         assert log_lines(assoc, "train round requested"), "the associator asked for the round"
         assert "kind=within" in log_lines(trainer, "round done")[0], "round 0 is within-camera (TSCCC)"
+        # Background work yields the CPU to ingest: the round ran at least as nice as configured (10).
+        assert int(kv_of(log_lines(trainer, "round done")[0])["niceness"]) >= 10
         stats = wait_until(lambda: (s := client.call({"op": "stats"}))["model_version"] >= 1 and s, 60,
                            "the associator to re-embed its window", *daemons)
         reembedded = log_lines(assoc, "window re-embedded with new model")
         assert reembedded and int(kv_of(reembedded[0])["tracklets"]) > 0
+        assert int(kv_of(reembedded[0])["niceness"]) >= 10
         with Store.open(tmp_path / "store", read_only=True) as st:
             def one_version():      # one snapshot: the store's current version and the window's embeddings
                 versions = {t.model_version for t in st.tracklets_between(-1e18, 1e18)}
