@@ -85,7 +85,7 @@ class TrustedLink:
     exit_side: str | None = None   # side of a's picture the earlier visit left by (None: not a side)
     enter_side: str | None = None  # side of b's picture the later visit came in by
     route: float = 1.0             # how used the route is next to the cameras' busiest (part of r)
-    rival_confidence: float = -1.0  # R x the chance no stranger beats it (step 4); -1: same as ``confidence``
+    rival_confidence: float | None = None  # R x the chance no stranger beats it (step 4); None: ``confidence``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -115,7 +115,7 @@ class TrustedLink:
     @property
     def rivals_say(self) -> float:
         """R x the chance that no stranger would have beaten this link (step 4's confidence)."""
-        return self.confidence if self.rival_confidence < 0 else self.rival_confidence
+        return self.confidence if self.rival_confidence is None else self.rival_confidence
 
 
 @dataclass(frozen=True)
