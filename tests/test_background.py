@@ -57,3 +57,17 @@ def test_a_thread_already_nicer_is_not_made_less_nice():
 def test_a_niceness_outside_0_to_19_is_refused(bad):
     with pytest.raises(ValueError, match="niceness must be in"):
         lower_priority(bad)
+
+
+def test_a_platform_that_refuses_leaves_the_thread_as_it_was_and_says_so(monkeypatch, caplog):
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    before = thread_niceness()
+    if before >= 19:
+        pytest.skip("this process already runs at the lowest priority")
+    monkeypatch.setattr("tastr_stream.background.os.setpriority", refuse)
+    with caplog.at_level("WARNING", logger="tastr_stream.background"):
+        assert _in_thread(lambda: lower_priority(min(before + 3, 19))) is None
+    assert any("could not lower" in r.getMessage() for r in caplog.records)
+    assert thread_niceness() == before
