@@ -2,10 +2,10 @@
 
 On one box, a training round or the re-embedding of a window after a model swap competes with
 ingest's decoding and detection for the same cores. Ingest is the one that loses frames when
-it waits: its decode queue holds about a second of video, and a CPU-bound round that takes its
-fair share for that second makes the queue drop the oldest frames (the demo lost 4 frames on
-one camera in 2 of 8 runs, each time while a round trained). A round that waits loses nothing
-but a little time.
+it waits: its decode queue holds a few seconds of video at most, and a CPU-bound round that
+takes its fair share while the box is full makes the queue drop the oldest frames (the demo
+lost 4 frames on one camera in 2 of 8 runs, each time while a round trained). A round that
+waits loses nothing but a little time.
 
 The kernel's niceness says exactly this. A thread at niceness 10 gets about a tenth of the CPU
 share of a thread at 0 while both want the CPU, and the whole CPU when nothing else does, so an

@@ -65,10 +65,10 @@ class ModelSwitch:
         self.core = core
         self._load = load
         self.rejections = rejections or Rejections("associator")
+        self.worker_niceness: int | None = None     # as the worker found it, once it started
         # The worker yields the CPU to live work at ``niceness`` (tastr_stream/background.py).
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-switch",
                                         initializer=self._start_worker, initargs=(niceness,))
-        self.worker_niceness: int | None = None     # as the worker found it, once it started
         self._inflight: _InFlight | None = None
 
     def _start_worker(self, niceness: int) -> None:
