@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..models.preprocess import decode_crops
-from ..tracklet.extractor import Extractor
-from ..models.checkpoint import initial_model
+if TYPE_CHECKING:
+    from ..tracklet.extractor import Extractor
+
+# The extractor, the model and crop decoding import torch; they are imported when the first
+# crops are embedded, so an associator that never needs a model starts without torch.
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ class CropEmbedder:
         self._lock = threading.Lock()
 
     def _get(self) -> Extractor:
+        from ..models.checkpoint import initial_model
+        from ..tracklet.extractor import Extractor
+
         with self._lock:
             if self._extractor is None:
                 model, version = initial_model(self.backbone, self.emb_dim, self.weights_path)
@@ -39,6 +44,8 @@ class CropEmbedder:
 
     @classmethod
     def from_model(cls, model: Any, version: int, device: str = "auto", batch_size: int = 32) -> "CropEmbedder":
+        from ..tracklet.extractor import Extractor
+
         out = cls(getattr(model, "backbone_name", "?"), getattr(model, "emb_dim", 0), device=device,
                   batch_size=batch_size)
         out._extractor = Extractor(lambda: model, device=device, batch_size=batch_size, version=version)
@@ -50,6 +57,8 @@ class CropEmbedder:
 
     def __call__(self, crops_jpeg: list[bytes]) -> tuple[np.ndarray | None, int]:
         """Mean embedding of the decodable crops and the version that made it (None: nothing decodable)."""
+        from ..models.preprocess import decode_crops
+
         ex = self._get()
         decoded = decode_crops(crops_jpeg)
         if len(decoded.images) == 0:

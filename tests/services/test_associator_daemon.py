@@ -180,3 +180,27 @@ def test_stream_kill_restart_lookup_and_quality(setup):
         code = daemon.stop()
         ctx.destroy(linger=0)
     assert code == 0, daemon.log()
+
+
+def test_the_associator_serves_without_loading_torch_until_a_model_is_needed(setup):
+    """torch and torchvision cost about 4 s of import: the associator loads them only to embed crops
+    (a model swap, a tracklet from another version, an image search), so it starts, refuses a bad
+    setting and restarts after a crash that much sooner."""
+    cfg, eps, tmp = setup
+    world = sorted(make_world(seed=3, n_ids=6, emb_dim=16, noise=0.2), key=lambda m: m.t_end_s)
+    daemon, ready = start(cfg, tmp)
+    ctx = zmq.Context()
+    sender = ReliableSender(eps["tracklets"], DiskSpool(tmp / "spool", 10**9), ack_timeout_s=1.0, context=ctx).start()
+    try:
+        for m in world:
+            sender.submit(m.tracklet_id, encode(as_tracklet(m)))
+        assert wait_until(lambda: sender.stats.acked == len(world), 60), daemon.log()
+        client = RpcClient(eps["lookup"], context=ctx)
+        assert client.call({"op": "stats"})["tracklets"] == len(world)
+        maps = open(f"/proc/{daemon.proc.pid}/maps").read()
+        assert "libtorch" not in maps, "version-0 tracklets were associated without loading torch"
+        client.close()
+    finally:
+        sender.stop()
+        daemon.stop()
+        ctx.term()
