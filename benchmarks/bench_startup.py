@@ -25,31 +25,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tastr_stream.config.toml_writer import dumps  # noqa: E402
+from services.network_runner import loopback_endpoints  # noqa: E402
+from tastr_stream.config.toml_writer import write_toml  # noqa: E402
 
 CLI = [sys.executable, "-m", "services.cli"]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_config(folder: Path, metrics_host: str = "127.0.0.1") -> Path:
-    eps = {k: f"tcp://127.0.0.1:{free_port()}" for k in ("tracklets", "lookup", "weights", "train_requests",
-                                                        "checkpoints")}
     cfg = {"network": {"cameras": [{"id": "cam1"}, {"id": "cam2"}],
                        "paths": [{"a": "cam1", "b": "cam2", "transfer_s": 30.0}]},
-           "endpoints": {**eps, "http_port": free_port()},
+           "endpoints": loopback_endpoints(),
            "associator": {"store_dir": str(folder / "store"), "metrics_port": 0, "metrics_host": metrics_host},
            "model": {"backbone": "tiny", "emb_dim": 16}}
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "associator.toml"
-    path.write_text(dumps(cfg))
-    return path
+    return write_toml(folder / "associator.toml", cfg)
 
 
 def time_ready(folder: Path, timeout_s: float = 120.0) -> float:

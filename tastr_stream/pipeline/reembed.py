@@ -32,11 +32,11 @@ class CropEmbedder:
         self._lock = threading.Lock()
 
     def _get(self) -> Extractor:
-        from ..models.checkpoint import initial_model
-        from ..tracklet.extractor import Extractor
-
         with self._lock:
             if self._extractor is None:
+                from ..models.checkpoint import initial_model
+                from ..tracklet.extractor import Extractor
+
                 model, version = initial_model(self.backbone, self.emb_dim, self.weights_path)
                 self._extractor = Extractor(lambda: model, device=self.device, batch_size=self.batch_size,
                                             version=version)
