@@ -3,9 +3,9 @@
 For each run it spawns ``tastr-stream associator`` with a valid two-camera config and times the
 ready file (the daemon serves), then spawns it with ``metrics_host = "192.0.2.1"`` (not this
 machine's) and times the one-line refusal. The reference, measured in the same run, is a bare
-``python -c "import torch, torchvision"``: a ratio under 1 means the associator serves before it
-could even have imported torch. Its model is built on the first model swap, tracklet from another
-version or image search, not at start-up (``pipeline/reembed.py``).
+``python -c "import torch, torchvision"``: the associator imports torch before it serves (a
+lazy import moved that cost into its first model swap and stalled its loop there; RESULTS.md,
+"Associator start-up without torch"), so its ratio sits near or above 1.
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 3]
 """

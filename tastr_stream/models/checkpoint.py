@@ -34,18 +34,15 @@ import secrets
 import struct
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
+from torch import nn
 
 from ..errors import ModelError
 from ..wire.records import WeightsAnnouncement
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
-# torch (and the backbones, which pull torchvision) are imported where weights are written, read
-# or built, not here: a daemon that only verifies headers, counts refusals and fetches files (the
-# associator until a model is announced) starts without paying torch's 4 s import.
+from .backbones import build_reid_model
+from .packaged import load_into
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +111,6 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, version: int,
     spec = model.spec() if callable(getattr(model, "spec", None)) else None
     if not isinstance(spec, dict):
         raise ModelError(f"model {type(model).__name__} has no spec() describing its architecture")
-    import torch
-
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
     payload = buf.getvalue()
@@ -193,8 +188,6 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None,
     if hashlib.sha256(payload).hexdigest() != payload_sha:
         raise CheckpointRejected(CORRUPT, f"checkpoint {p}: corrupt: weights do not match their sha256 "
                                           f"{payload_sha}")
-    import torch
-
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure means the same thing: unusable weights
@@ -227,9 +220,6 @@ def model_from_checkpoint(path: str | os.PathLike, expected_sha256: str | None =
 
     Raises CheckpointRejected as ``load_checkpoint`` does, and ARCHITECTURE when this code cannot
     build the header's backbone or builds it with other constants than the header records."""
-    from .backbones import build_reid_model
-    from .packaged import load_into
-
     state, header = load_checkpoint(path, expected_sha256, backbone=backbone, emb_dim=emb_dim, version=version)
     try:
         model = build_reid_model(str(header.get("backbone")), header.get("emb_dim"), pretrained=False)
@@ -260,8 +250,6 @@ def initial_model(backbone: str, emb_dim: int, weights_path: str = "") -> tuple[
     every process (ingest on an edge box, the associator at the centre) builds the same model
     and version-0 embeddings compare across processes without exchanging a file.
     """
-    from .backbones import build_reid_model
-
     if weights_path:
         model, header = model_from_checkpoint(weights_path, backbone=backbone, emb_dim=emb_dim)
         return model, int(header["version"])

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ..tracklet.extractor import Extractor
-
-# The extractor, the model and crop decoding import torch; they are imported when the first
-# crops are embedded, so an associator that never needs a model starts without torch.
+from ..models.preprocess import decode_crops
+from ..tracklet.extractor import Extractor
+from ..models.checkpoint import initial_model
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +32,6 @@ class CropEmbedder:
     def _get(self) -> Extractor:
         with self._lock:
             if self._extractor is None:
-                from ..models.checkpoint import initial_model
-                from ..tracklet.extractor import Extractor
-
                 model, version = initial_model(self.backbone, self.emb_dim, self.weights_path)
                 self._extractor = Extractor(lambda: model, device=self.device, batch_size=self.batch_size,
                                             version=version)
@@ -44,8 +39,6 @@ class CropEmbedder:
 
     @classmethod
     def from_model(cls, model: Any, version: int, device: str = "auto", batch_size: int = 32) -> "CropEmbedder":
-        from ..tracklet.extractor import Extractor
-
         out = cls(getattr(model, "backbone_name", "?"), getattr(model, "emb_dim", 0), device=device,
                   batch_size=batch_size)
         out._extractor = Extractor(lambda: model, device=device, batch_size=batch_size, version=version)
@@ -57,8 +50,6 @@ class CropEmbedder:
 
     def __call__(self, crops_jpeg: list[bytes]) -> tuple[np.ndarray | None, int]:
         """Mean embedding of the decodable crops and the version that made it (None: nothing decodable)."""
-        from ..models.preprocess import decode_crops
-
         ex = self._get()
         decoded = decode_crops(crops_jpeg)
         if len(decoded.images) == 0:

@@ -188,23 +188,3 @@ def test_stream_kill_restart_lookup_and_quality(setup):
         ctx.destroy(linger=0)
     assert code == 0, daemon.log()
 
-
-def test_the_associator_serves_without_loading_torch_until_a_model_is_needed(setup):
-    """torch and torchvision cost about 4 s of import: the associator loads them only to embed crops
-    (a model swap, a tracklet from another version, an image search), so it starts, refuses a bad
-    setting and restarts after a crash that much sooner."""
-    cfg, eps, tmp = setup
-    world, daemon, ready, ctx, sender = start_with_sender(setup, n_ids=6)
-    try:
-        for m in world:
-            sender.submit(m.tracklet_id, encode(as_tracklet(m)))
-        assert wait_until(lambda: sender.stats.acked == len(world), 60), daemon.log()
-        client = RpcClient(eps["lookup"], context=ctx)
-        assert client.call({"op": "stats"})["tracklets"] == len(world)
-        maps = open(f"/proc/{daemon.proc.pid}/maps").read()
-        assert "libtorch" not in maps, "version-0 tracklets were associated without loading torch"
-        client.close()
-    finally:
-        sender.stop()
-        daemon.stop()
-        ctx.term()
