@@ -86,27 +86,25 @@ class NetworkRunner:
         return proc
 
     def start(self, startup_timeout_s: float = 120.0) -> dict:
+        """Start every daemon at once and return the associator's ready info.
+
+        Each daemon spends its first seconds loading libraries and models; the others only need
+        the associator's endpoints, which the config already fixes (a sender retries until the
+        associator binds), so nobody waits for anybody to start. The cameras begin together once
+        the associator is ready and every ingest is waiting for the epoch. If the associator
+        cannot start, everything started is stopped before the error is raised.
+        """
         ready = self.run_dir / "associator.ready.json"
         ready.unlink(missing_ok=True)
+        epoch_file = self.run_dir / "epoch"
+        epoch_file.unlink(missing_ok=True)
         assoc_port = free_port()
         assoc = self._spawn("associator", ["associator", "--config", str(self.config_path), "--ready-file", str(ready),
                                            "--metrics-port", str(assoc_port)], assoc_port)
-        deadline = time.monotonic() + startup_timeout_s
-        while not ready.exists():
-            if assoc.popen.poll() is not None:
-                raise RuntimeError(f"associator exited during start-up; see {assoc.log_path}:\n{_tail(assoc.log_path)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"associator not ready after {startup_timeout_s} s; see {assoc.log_path}")
-            time.sleep(0.1)
-        info = json.loads(ready.read_text())
         if self.trainer:
             port = free_port()
             self._spawn("trainer", ["trainer", "--config", str(self.config_path), "--metrics-port", str(port),
                                     "--checkpoint-dir", str(self.run_dir / CHECKPOINT_DIR)], port, TRAINER_ENV)
-        # Every camera replays against one epoch, written once all of them are ready (models
-        # loaded, detector warm), so all start in step and none starts late with a flooded queue.
-        epoch_file = self.run_dir / "epoch"
-        epoch_file.unlink(missing_ok=True)
         for cam in self.cameras:
             port = free_port()
             args = ["ingest", "--config", str(self.config_path), "--camera", cam, "--epoch-file", str(epoch_file),
@@ -118,7 +116,21 @@ class NetworkRunner:
                 args += ["--world", str(self.world_dir)]
             self._spawn(f"ingest-{cam}", args, port, INGEST_ENV)
         self._write_daemon_list()
-        self._release_epoch(epoch_file, startup_timeout_s)
+        deadline = time.monotonic() + startup_timeout_s
+        while not ready.exists():
+            problem = None
+            if assoc.popen.poll() is not None:
+                problem = f"associator exited during start-up; see {assoc.log_path}:\n{_tail(assoc.log_path)}"
+            elif time.monotonic() > deadline:
+                problem = f"associator not ready after {startup_timeout_s} s; see {assoc.log_path}"
+            if problem:
+                self.stop()
+                raise RuntimeError(problem)
+            time.sleep(0.1)
+        info = json.loads(ready.read_text())
+        # Every camera replays against one epoch, written once all of them are ready (models
+        # loaded, detector warm), so all start in step and none starts late with a flooded queue.
+        self._release_epoch(epoch_file, max(1.0, deadline - time.monotonic()))
         return info
 
     def _release_epoch(self, epoch_file: Path, timeout_s: float, lead_s: float = 2.0) -> None:
