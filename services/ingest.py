@@ -149,8 +149,7 @@ class _Camera:
         return {"camera": self.cam, "frames": p.frames, "tracklets": p.published, "unacked": self.sender.queue_depth,
                 **resume,
                 "frames_detected": p.detected_frames, "detect_rate_hz": round(p.detection_rate_hz, 2),
-                "detect_backoffs": p.schedule.backoffs, "detect_postponed": p.schedule.postponed,
-                **self.worker.stats.as_dict()}
+                "detect_backoffs": p.schedule.backoffs, **self.worker.stats.as_dict()}
 
 
 def _source_url(args, cfg, world, cam: str) -> str:

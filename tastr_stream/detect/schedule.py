@@ -10,14 +10,7 @@ Overload: when frames wait in the decode queue (the consumer is slower than the 
 detection period grows by ``BACKOFF`` at each detection, up to ``1 / min_rate_hz``; when the
 queue is empty again it shrinks back by ``RECOVER``. A frame without detection costs the
 tracker's prediction only (well under a millisecond), so the queue drains long before the
-decode worker has to drop a frame.
-
-The back-off is gradual (x1.5 per detection), and a burst (several cameras detecting at once,
-a training round starting beside them) can fill the queue faster than it acts. So a queue at
-least ``SHED_FILL`` full also sheds: a due detection is postponed, frame after frame, until the
-queue has room again, and the tracker predicts meanwhile. The floor still holds: once
-``1 / min_rate_hz`` has passed since the last detection, the frame is detected whatever the
-queue. The current rate, the back-offs and the postponed detections are counted for the
+decode worker has to drop a frame. Both the current rate and the back-offs are counted for the
 metrics.
 """
 
@@ -28,7 +21,6 @@ from ..errors import ConfigError
 BACKOFF = 1.5          # period x this per detection while the queue is at least half full
 RECOVER = 1.25         # period / this per detection while the queue is empty
 BUSY_FILL = 0.5        # queue fill (0..1) that counts as falling behind
-SHED_FILL = 0.9        # queue fill at which a due detection waits (never past the floor rate)
 
 
 class DetectionSchedule:
@@ -47,7 +39,6 @@ class DetectionSchedule:
         self.min_rate_hz = float(min_rate_hz)
         self.slowdown = 1.0              # current period / configured period (>= 1)
         self.backoffs = 0                # times the period grew under load
-        self.postponed = 0               # due detections shed because the queue was nearly full
         self.detections = 0
         self.frames = 0
         self._last_detect_s: float | None = None
@@ -55,8 +46,6 @@ class DetectionSchedule:
         self._frame_interval_s = 0.0     # the stream's own, from consecutive timestamps
         self._busy = False               # the queue was at least half full at the last frame
         self._idle = False               # the queue was empty at the last frame
-        self._full = False               # the queue was at least SHED_FILL full at the last frame
-        self._postponing = False         # the due detection is being postponed
 
     @property
     def base_period_s(self) -> float:
@@ -79,7 +68,6 @@ class DetectionSchedule:
         """The decode queue's fill in [0, 1] (``qsize / capacity``) as this frame is taken."""
         self._busy = fill >= BUSY_FILL
         self._idle = fill <= 0.0
-        self._full = fill >= SHED_FILL
 
     def due(self, t_s: float) -> bool:
         self.frames += 1
@@ -88,15 +76,8 @@ class DetectionSchedule:
         self._last_frame_s = t_s
         if self._last_detect_s is not None:
             # Half a frame of tolerance: 5 Hz on a 30 fps stream is every 6th frame, not every 7th.
-            since = t_s - self._last_detect_s + 0.5 * self._frame_interval_s
-            if since < self.period_s:
+            if t_s - self._last_detect_s < self.period_s - 0.5 * self._frame_interval_s:
                 return False
-            if self._full and since < 1.0 / self.min_rate_hz:
-                if not self._postponing:
-                    self._postponing = True
-                    self.postponed += 1
-                return False
-        self._postponing = False
         self._last_detect_s = t_s
         self.detections += 1
         self._adapt()

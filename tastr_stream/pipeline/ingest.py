@@ -66,7 +66,6 @@ class IngestPipeline:
         self.frames = 0
         self.detected_frames = 0
         self._backoffs_exported = 0
-        self._postponed_exported = 0
         self._due_index: int | None = None   # the frame needs_detection said is due, until advanced
         self._first_t_s: float | None = None
         self._last_t_s: float | None = None
@@ -140,9 +139,6 @@ class IngestPipeline:
                 if self.schedule.backoffs > self._backoffs_exported:
                     self.metrics.detect_backoffs.inc(self.schedule.backoffs - self._backoffs_exported)
                     self._backoffs_exported = self.schedule.backoffs
-                if self.schedule.postponed > self._postponed_exported:
-                    self.metrics.detect_postponed.inc(self.schedule.postponed - self._postponed_exported)
-                    self._postponed_exported = self.schedule.postponed
         else:
             step = self.tracker.predict(frame.index, frame.t_s)
             closed = self.builder.add(None, step.observations, step.ended_track_ids)

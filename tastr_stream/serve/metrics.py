@@ -75,12 +75,10 @@ class IngestMetrics:
         self.model_rejects = _model_rejects(r, "ingest", camera_id)
         self.open_tracks = Gauge("tastr_ingest_open_tracklets", "Tracklets being built", ["camera"], registry=r).labels(**lab)
         # Detection on a schedule: the rate aimed at now (lower than configured while backing off
-        # under load), frames the detector ran on, how often the schedule backed off, and how many
-        # due detections it postponed while the decode queue was nearly full.
+        # under load), frames the detector ran on, and how often the schedule backed off.
         self.detect_rate = Gauge("tastr_ingest_detect_rate_hz", "Detection rate aimed at now, per second of stream time", ["camera"], registry=r).labels(**lab)
         self.frames_detected = Counter("tastr_ingest_frames_detected_total", "Frames the detector ran on", ["camera"], registry=r).labels(**lab)
         self.detect_backoffs = Counter("tastr_ingest_detect_backoffs_total", "Times the detection rate backed off because frames queued up", ["camera"], registry=r).labels(**lab)
-        self.detect_postponed = Counter("tastr_ingest_detect_postponed_total", "Due detections postponed because the decode queue was nearly full", ["camera"], registry=r).labels(**lab)
 
 
 class AssociatorMetrics:

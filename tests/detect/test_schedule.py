@@ -60,26 +60,3 @@ def test_half_full_is_not_idle_and_not_busy_below_half():
 def test_bad_settings_are_config_errors(rate, floor):
     with pytest.raises(ConfigError, match="rate_hz"):
         DetectionSchedule(rate, floor)
-
-
-def test_a_nearly_full_queue_postpones_due_detections_down_to_the_floor():
-    s = DetectionSchedule(10.0, min_rate_hz=2.0)
-    calm = due_frames(s, 30, fill=lambda i: 0.0)
-    assert calm == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27] and s.postponed == 0
-    # From frame 30 the queue is 95% full: the detection due at frame 30 waits, and so does every
-    # later one, until the floor (2 Hz: 15 frames after the last detection at 27) forces one.
-    s2 = DetectionSchedule(10.0, min_rate_hz=2.0)
-    frames = due_frames(s2, 90, fill=lambda i: 0.0 if i < 30 else 0.95)
-    assert frames[:10] == calm
-    assert frames[10] == 42 and all(b - a == 15 for a, b in zip(frames[10:], frames[11:])), frames
-    assert s2.postponed == len(frames) - 10      # one per postponed detection, not one per frame
-    # Room again: the next due frame is detected at once (the back-off recovers as before).
-    s3 = DetectionSchedule(10.0, min_rate_hz=2.0)
-    frames = due_frames(s3, 45, fill=lambda i: 0.95 if 30 <= i < 35 else 0.0)
-    assert 35 in frames and not set(range(30, 35)) & set(frames) and s3.postponed == 1
-
-
-def test_half_full_backs_off_without_postponing():
-    s = DetectionSchedule(10.0, min_rate_hz=1.0)
-    due_frames(s, 120, fill=lambda i: 0.75)
-    assert s.backoffs > 0 and s.postponed == 0

@@ -12,12 +12,9 @@ import pytest
 from tastr_stream.config.ingest import DetectConfig, IngestConfig
 from tastr_stream.datasets.synthetic import SyntheticWorld
 from tastr_stream.decode import FileSource
-from tastr_stream.decode import DecodeWorker
 from tastr_stream.detect import make_detector
-from tastr_stream.pipeline.ingest import IngestPipeline
-from tastr_stream.serve.metrics import IngestMetrics
 
-from .runs import embedder, run_single
+from .runs import run_single
 
 
 class CountingDetector:
@@ -109,38 +106,3 @@ def test_a_learned_detector_never_makes_a_frame_convert_whole(world):
     (t,) = published
     np.testing.assert_allclose(t.boxes_xyxy[0], [160, 36, 480, 324], atol=0.5)
     assert len(t.crops_jpeg) > 1
-
-
-def test_a_nearly_full_queue_postpones_detection_and_the_metrics_count_it(world):
-    """A live source reports its queue's fill with every frame: from frame 60 on it says 95 % full,
-    so due detections wait until the 1 Hz floor forces one; the back-offs and the postponed
-    detections reach the Prometheus counters."""
-    from prometheus_client import CollectorRegistry
-
-    cam = world.camera_ids[0]
-    cfg = IngestConfig(detect=DetectConfig(backend="oracle", rate_hz=5.0, min_rate_hz=1.0))
-    detector = CountingDetector(make_detector(cfg.detect, world=world, camera_id=cam))
-    registry, background = CollectorRegistry(), embedder()
-    pipe = IngestPipeline(cam, cfg, detector, background, lambda t: None, metrics=IngestMetrics(registry, cam))
-    worker = DecodeWorker(FileSource(world.video_path(cam), cam), 8, drop_oldest=False).start()
-    try:
-        for frame in worker:
-            pipe.process(frame, backlog=0.0 if frame.index < 60 else 0.95)
-        pipe.finish()
-    finally:
-        worker.stop()
-        background.stop()
-    calm = [f for f in detector.frames if f < 60]
-    loaded = [f for f in detector.frames if f >= 60]
-    assert calm == list(range(0, 60, 6))
-    assert loaded and all(b - a == 30 for a, b in zip([calm[-1]] + loaded, loaded))   # the 1 Hz floor
-    # The first waits are postponements; then the back-off has grown the period to the floor's
-    # own, and detections are no longer due early enough to be postponed.
-    assert 1 <= pipe.schedule.postponed < len(loaded) and pipe.schedule.backoffs > 0
-
-    def counter(name):
-        return registry.get_sample_value(name, {"camera": cam})
-
-    assert counter("tastr_ingest_detect_postponed_total") == pipe.schedule.postponed
-    assert counter("tastr_ingest_detect_backoffs_total") == pipe.schedule.backoffs
-    assert counter("tastr_ingest_frames_detected_total") == len(detector.frames)
