@@ -3,9 +3,10 @@
 For each run it spawns ``tastr-stream associator`` with a valid two-camera config and times the
 ready file (the daemon serves), then spawns it with ``metrics_host = "192.0.2.1"`` (not this
 machine's) and times the one-line refusal. The reference, measured in the same run, is a bare
-``python -c "import torch, torchvision"``: the associator imports torch before it serves (a
-lazy import moved that cost into its first model swap and stalled its loop there; RESULTS.md,
-"Associator start-up without torch"), so its ratio sits near or above 1.
+``python -c "import torch, torchvision"``, what every daemon imported until the ninth session.
+The associator still imports torch before it serves (a lazy import moved that cost into its
+first model swap and stalled its loop there; RESULTS.md, "Associator start-up without torch"),
+but no longer torchvision (``tastr_stream/models/trunks.py``), so its ratio sits below 1.
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 3]
 """
@@ -41,7 +42,15 @@ def write_config(folder: Path, metrics_host: str = "127.0.0.1") -> Path:
     return write_toml(folder / "associator.toml", cfg)
 
 
-def time_ready(folder: Path, timeout_s: float = 120.0) -> float:
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_ready(folder: Path, timeout_s: float = 120.0) -> tuple[float, float]:
+    """(seconds until the ready file, the daemon's resident memory then in MB)."""
     ready = folder / "ready.json"
     t0 = time.perf_counter()
     proc = subprocess.Popen(CLI + ["associator", "--config", str(write_config(folder)), "--ready-file", str(ready)],
@@ -53,7 +62,7 @@ def time_ready(folder: Path, timeout_s: float = 120.0) -> float:
             if time.perf_counter() - t0 > timeout_s:
                 raise SystemExit(f"associator not ready after {timeout_s} s")
             time.sleep(0.01)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -82,10 +91,10 @@ def main() -> None:
     for run in range(1, args.repeats + 1):
         with tempfile.TemporaryDirectory() as d:
             folder = Path(d)
-            ready = time_ready(folder / "a")
+            ready, rss = time_ready(folder / "a")
             refused = time_refusal(folder / "b")
         torch_s = time_torch_import()
-        print(f"run {run}: associator ready {ready:.2f} s  bad setting refused {refused:.2f} s  "
+        print(f"run {run}: associator ready {ready:.2f} s ({rss:.0f} MB resident)  bad setting refused {refused:.2f} s  "
               f"'import torch, torchvision' alone {torch_s:.2f} s  ratio ready/import {ready / torch_s:.2f}",
               flush=True)
 
