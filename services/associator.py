@@ -43,12 +43,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
+    # Imports here, so `tastr-stream --help` and other commands start fast.
     from prometheus_client import CollectorRegistry
     from tastr_stream.config import load_config, load_token
-    from tastr_stream.pipeline.associator import AssociatorCore
-    from tastr_stream.pipeline.model_switch import ModelSwitch
-    from tastr_stream.pipeline.reembed import CropEmbedder
     from tastr_stream.serve.http_api import HttpApi
     from tastr_stream.serve.lookup import LookupService
     from tastr_stream.serve.metrics import AssociatorMetrics, serve_metrics
@@ -70,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
     metrics = AssociatorMetrics(registry)
     server = serve_metrics(registry, acfg.metrics_port if args.metrics_port is None else args.metrics_port,
                            args.metrics_host or acfg.metrics_host)
+    # torch (seconds of start-up) only now, so a bad setting above is refused at once. Still before
+    # the ready file: imported later, it stalled the loop at the first model swap (RESULTS.md).
+    from tastr_stream.pipeline.associator import AssociatorCore
+    from tastr_stream.pipeline.model_switch import ModelSwitch
+    from tastr_stream.pipeline.reembed import CropEmbedder
+
     embed = cfg.ingest.embed
     embedder = CropEmbedder(cfg.model.backbone, cfg.model.emb_dim, cfg.model.weights_path, device=embed.device)
     # Before any training round the window holds the extractors' starting model: version 0, or

@@ -2,7 +2,7 @@
 
 Guards against the operator probes of issue 13: a port already in use (metrics, HTTP, ZeroMQ),
 an endpoint like ``tcp://127.0.0.1:notaport`` and an unresolvable ``http_host`` all crashed the
-daemon with a Python traceback.
+daemon with a Python traceback; and a refusal that waited seconds for torch to load first.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def run_associator(tmp_path, **overrides) -> subprocess.CompletedProcess:
         "ingest": {"embed": {"backbone": "tiny", "emb_dim": 16}},
         "trainer": {"backbone": "tiny", "emb_dim": 16},
     })
-    return subprocess.run(CLI + ["associator", "--config", str(cfg)], cwd=REPO, capture_output=True, text=True,
+    command = overrides.pop("command", CLI)
+    return subprocess.run(command + ["associator", "--config", str(cfg)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -47,6 +48,17 @@ def busy_port():
 def test_metrics_port_in_use(tmp_path, busy_port):
     line = one_line_error(run_associator(tmp_path, metrics_port=busy_port))
     assert line.startswith("tastr-stream associator: error: metrics port") and str(busy_port) in line
+
+
+def test_a_bad_setting_is_refused_before_torch_loads(tmp_path, busy_port):
+    """Settings, the token and the metrics listener are checked before the seconds of loading torch."""
+    import sys
+
+    probe = ("import atexit, sys; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
+             "from services.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = run_associator(tmp_path, metrics_port=busy_port, command=[sys.executable, "-c", probe])
+    assert proc.returncode == 2 and "error: metrics port" in proc.stderr, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "torch loaded: False"
 
 
 def test_http_port_in_use_and_unresolvable_host(tmp_path, busy_port):
