@@ -171,20 +171,9 @@ def run(args: argparse.Namespace) -> int:
     if args.epoch_file and args.epoch is None:
         # A placeholder until the launcher writes the shared epoch (set before any frame is read).
         args.epoch = time.time() + 86_400.0
-    # Heavy imports (torch, zmq, onnxruntime) here, so `tastr-stream --help` and other commands start fast.
+    # Imports here, so `tastr-stream --help` and other commands start fast.
     from tastr_stream.config import load_config
-    from tastr_stream.detect import make_detector
-    from tastr_stream.detect.batch import OneCamera
-    from tastr_stream.detect.factory import make_batch_detector
     from tastr_stream.errors import ConfigError
-    from tastr_stream.models.checkpoint import initial_model
-    from tastr_stream.models.lifecycle import ModelLifecycle, Rejections
-    from tastr_stream.pipeline.multi_ingest import Lane, MultiIngest
-    from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
-    from tastr_stream.tracklet.hotswap import WeightSwapper
-    from tastr_stream.wire.announce import AnnouncementSubscriber
-    from tastr_stream.wire.checkpoints import CheckpointResolver
-    from tastr_stream.wire.curve import curve_client
 
     cfg = load_config(args.config)
     cams = list(args.camera)
@@ -203,6 +192,18 @@ def run(args: argparse.Namespace) -> int:
         from tastr_stream.datasets.synthetic import SyntheticWorld
 
         world = SyntheticWorld.open(args.world)
+    # torch and onnxruntime (seconds of start-up) only once the settings above are known good.
+    from tastr_stream.detect import make_detector
+    from tastr_stream.detect.batch import OneCamera
+    from tastr_stream.detect.factory import make_batch_detector
+    from tastr_stream.models.checkpoint import initial_model
+    from tastr_stream.models.lifecycle import ModelLifecycle, Rejections
+    from tastr_stream.pipeline.multi_ingest import Lane, MultiIngest
+    from tastr_stream.tracklet.extractor import BackgroundExtractor, Extractor
+    from tastr_stream.tracklet.hotswap import WeightSwapper
+    from tastr_stream.wire.announce import AnnouncementSubscriber
+    from tastr_stream.wire.checkpoints import CheckpointResolver
+    from tastr_stream.wire.curve import curve_client
 
     if len(cams) == 1:
         # One process per camera shares the box's cores with the others: one detector thread each.

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 
 import pytest
 
 from .daemons import CLI, REPO, endpoints, write_toml
+
+# The CLI, telling at exit whether torch was loaded (stdout; the error stays on stderr).
+TORCH_PROBE = [sys.executable, "-c", "import atexit, sys; atexit.register(lambda: print('torch loaded:', 'torch' in "
+               "sys.modules)); from services.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def run_associator(tmp_path, **overrides) -> subprocess.CompletedProcess:
@@ -52,12 +57,19 @@ def test_metrics_port_in_use(tmp_path, busy_port):
 
 def test_a_bad_setting_is_refused_before_torch_loads(tmp_path, busy_port):
     """Settings, the token and the metrics listener are checked before the seconds of loading torch."""
-    import sys
-
-    probe = ("import atexit, sys; atexit.register(lambda: print('torch loaded:', 'torch' in sys.modules)); "
-             "from services.cli import main; sys.exit(main(sys.argv[1:]))")
-    proc = run_associator(tmp_path, metrics_port=busy_port, command=[sys.executable, "-c", probe])
+    proc = run_associator(tmp_path, metrics_port=busy_port, command=TORCH_PROBE)
     assert proc.returncode == 2 and "error: metrics port" in proc.stderr, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "torch loaded: False"
+
+
+def test_an_ingest_for_a_camera_not_in_the_network_is_refused_before_torch_loads(tmp_path):
+    cfg = write_toml(tmp_path / "edge.toml", {
+        "network": {"cameras": [{"id": "cam1"}, {"id": "cam2"}], "paths": [{"a": "cam1", "b": "cam2", "transfer_s": 30.0}]},
+        "endpoints": endpoints()})
+    proc = subprocess.run(TORCH_PROBE + ["ingest", "--config", str(cfg), "--camera", "cam9"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    line = one_line_error(proc)
+    assert line.startswith("tastr-stream ingest: error:") and "'cam9' is not in network.cameras" in line
     assert proc.stdout.strip() == "torch loaded: False"
 
 
