@@ -70,16 +70,6 @@ def start(cfg, tmp_path, name="assoc"):
     return d, d.wait_file(ready)
 
 
-def start_with_sender(setup, n_ids: int):
-    """A seeded world sorted by end time, a running associator and a reliable sender to it."""
-    cfg, eps, tmp = setup
-    world = sorted(make_world(seed=3, n_ids=n_ids, emb_dim=16, noise=0.2), key=lambda m: m.t_end_s)
-    daemon, ready = start(cfg, tmp)
-    ctx = zmq.Context()
-    sender = ReliableSender(eps["tracklets"], DiskSpool(tmp / "spool", 10**9), ack_timeout_s=1.0, context=ctx).start()
-    return world, daemon, ready, ctx, sender
-
-
 def wait_until(cond, timeout_s=30.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -96,7 +86,10 @@ def gt_metas(world):
 
 def test_stream_kill_restart_lookup_and_quality(setup):
     cfg, eps, tmp = setup
-    world, daemon, ready, ctx, sender = start_with_sender(setup, n_ids=30)
+    world = sorted(make_world(seed=3, n_ids=30, emb_dim=16, noise=0.2), key=lambda m: m.t_end_s)
+    daemon, ready = start(cfg, tmp)
+    ctx = zmq.Context()
+    sender = ReliableSender(eps["tracklets"], DiskSpool(tmp / "spool", 10**9), ack_timeout_s=1.0, context=ctx).start()
     try:
         half = len(world) // 2
         for m in world[:half]:
@@ -187,4 +180,3 @@ def test_stream_kill_restart_lookup_and_quality(setup):
         code = daemon.stop()
         ctx.destroy(linger=0)
     assert code == 0, daemon.log()
-
