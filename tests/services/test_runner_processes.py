@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
-from services.network_runner import start_daemon_process
+import pytest
+
+from services.demo import demo_config
+from services.network_runner import NetworkRunner, loopback_endpoints, start_daemon_process
+from tastr_stream.config.toml_writer import write_toml
 
 
 def test_a_daemon_runs_in_the_runners_session_and_its_own_process_group(tmp_path):
@@ -35,14 +40,6 @@ def test_the_daemon_gets_the_extra_environment(tmp_path):
 def test_an_associator_that_cannot_start_stops_every_daemon_started_beside_it(tmp_path, small_world):
     """The daemons start together; when the associator refuses (its lookup port is taken), the
     runner stops the ingests (and the trainer, when it runs one) started beside it before raising."""
-    import socket
-
-    import pytest
-
-    from services.demo import demo_config
-    from services.network_runner import NetworkRunner, loopback_endpoints
-    from tastr_stream.config.toml_writer import write_toml
-
     eps = loopback_endpoints()
     squatter = socket.socket()
     squatter.bind(("127.0.0.1", int(eps["lookup"].rsplit(":", 1)[1])))

@@ -58,7 +58,7 @@ def test_metrics_port_in_use(tmp_path, busy_port):
 def test_a_bad_setting_is_refused_before_torch_loads(tmp_path, busy_port):
     """Settings, the token and the metrics listener are checked before the seconds of loading torch."""
     proc = run_associator(tmp_path, metrics_port=busy_port, command=TORCH_PROBE)
-    assert proc.returncode == 2 and "error: metrics port" in proc.stderr, proc.stderr[-3000:]
+    assert one_line_error(proc).startswith("tastr-stream associator: error: metrics port")
     assert proc.stdout.strip() == "torch loaded: False"
 
 
