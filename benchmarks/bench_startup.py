@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_memory import rss_mb  # noqa: E402  (this folder is sys.path[0] when run as a script)
 from services.network_runner import loopback_endpoints  # noqa: E402
 from tastr_stream.config.toml_writer import write_toml  # noqa: E402
 
@@ -42,14 +43,7 @@ def write_config(folder: Path, metrics_host: str = "127.0.0.1") -> Path:
     return write_toml(folder / "associator.toml", cfg)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def time_ready(folder: Path, timeout_s: float = 120.0) -> tuple[float, float]:
+def time_ready(folder: Path, timeout_s: float = 120.0) -> tuple[float, float | None]:
     """(seconds until the ready file, the daemon's resident memory then in MB)."""
     ready = folder / "ready.json"
     t0 = time.perf_counter()
@@ -94,7 +88,8 @@ def main() -> None:
             ready, rss = time_ready(folder / "a")
             refused = time_refusal(folder / "b")
         torch_s = time_torch_import()
-        print(f"run {run}: associator ready {ready:.2f} s ({rss:.0f} MB resident)  bad setting refused {refused:.2f} s  "
+        resident = "?" if rss is None else f"{rss:.0f}"
+        print(f"run {run}: associator ready {ready:.2f} s ({resident} MB resident)  bad setting refused {refused:.2f} s  "
               f"'import torch, torchvision' alone {torch_s:.2f} s  ratio ready/import {ready / torch_s:.2f}",
               flush=True)
 
